@@ -1,0 +1,56 @@
+"""The `ise-trace` console script.
+
+Each subcommand lives in `ise_trace/commands/<name>.py` and exposes `register(subparsers)`, which
+adds its parser and sets `func` to a callable taking the parsed args and returning an exit code.
+Heavy imports stay inside those functions so `ise-trace --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import UserError
+
+# Order is the order shown in --help. A module that is not there yet is simply not offered.
+COMMANDS = ["demo", "intents", "simulate", "build", "stats", "push", "sandbox", "serve", "eval"]
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ise-trace",
+        description="Execution-grounded, multi-turn training data for OS agents.",
+    )
+    parser.add_argument("--version", action="version", version=f"ise-trace {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ModuleNotFoundError as e:
+            if e.name == f"{__package__}.commands.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"ise-trace {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"ise-trace {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

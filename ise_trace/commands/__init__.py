@@ -1,0 +1,1 @@
+"""One module per `ise-trace` subcommand; each exposes `register(subparsers)`."""

@@ -1,0 +1,1 @@
+"""The LLM layer: one chat interface over several backends (see base.py)."""

@@ -1,0 +1,81 @@
+"""One progress line for every long command: done/total, rate, ETA, successes and failures.
+
+It writes to stderr, redraws in place on a terminal, and prints a plain line every few seconds
+otherwise (CI logs), so a long job always shows that it is alive.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+
+def _fmt_eta(seconds: float) -> str:
+    if seconds != seconds or seconds == float("inf"):
+        return "--:--"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+@dataclass
+class Progress:
+    total: int
+    label: str = ""
+    done: int = 0
+    ok: int = 0
+    failed: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+    stream: object = field(default=sys.stderr)
+    min_interval_s: float = 0.2
+    _start: float = field(default_factory=time.monotonic)
+    _last: float = 0.0
+    _new_since_start: int = 0
+
+    def update(self, *, ok: bool = True, n: int = 1, **extra: object) -> None:
+        self.done += n
+        self._new_since_start += n
+        if ok:
+            self.ok += n
+        else:
+            self.failed += n
+        self.extra.update(extra)
+        self.render()
+
+    def skip(self, n: int) -> None:
+        """Count work finished by an earlier run (resume) without skewing the rate."""
+        self.done += n
+        self.ok += n
+        self.render(force=True)
+
+    def line(self) -> str:
+        elapsed = max(time.monotonic() - self._start, 1e-9)
+        rate = self._new_since_start / elapsed
+        left = max(self.total - self.done, 0)
+        eta = left / rate if rate > 0 else float("inf")
+        extras = "".join(f" {k}={v}" for k, v in self.extra.items())
+        return (
+            f"{self.label} {self.done}/{self.total} ok={self.ok} failed={self.failed} "
+            f"{rate:.2f}/s eta {_fmt_eta(eta)}{extras}"
+        ).strip()
+
+    def render(self, force: bool = False) -> None:
+        now = time.monotonic()
+        tty = getattr(self.stream, "isatty", lambda: False)()
+        interval = self.min_interval_s if tty else 5.0
+        if not force and now - self._last < interval and self.done < self.total:
+            return
+        self._last = now
+        if tty:
+            self.stream.write("\r\033[K" + self.line())
+        else:
+            self.stream.write(self.line() + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.render(force=True)
+        if getattr(self.stream, "isatty", lambda: False)():
+            self.stream.write("\n")
+            self.stream.flush()
