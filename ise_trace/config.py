@@ -7,10 +7,10 @@ unknown key is an error (never silently ignored). Change a default here and nowh
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
 
@@ -41,7 +41,175 @@ class SandboxConfig(Section):
     label: str = Field("ise_trace", description="Label prefix on every container.")
 
 
-# Each further stage adds its own Section subclass below (LLM, intents, simulation, build).
+# --------------------------------------------------------------------------- LLM layer
+
+
+class LLMConfig(Section):
+    backend: str = Field("llama-cpp", description="openai | llama-cpp (embedded, CPU) | vllm (in-process, GPU).")
+    model: str | None = Field(None, description="Model name; None: the server's first model or the embedded one.")
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible endpoint (openai backend).")
+    api_key_env: list[str] = Field(
+        ["ISE_TRACE_API_KEY", "OPENAI_API_KEY"], description="Environment variables read for the API key, in order."
+    )
+    timeout_s: float = Field(120.0, description="Per-request read timeout.")
+    connect_timeout_s: float = Field(3.0, description="Time allowed to open a connection.")
+    max_retries: int = Field(4, description="Retries on 429, 5xx, timeouts, dropped connections and empty replies.")
+    connect_retries: int = Field(2, description="Retries when nothing listens (refused): kept low to fail fast.")
+    backoff_initial_s: float = Field(0.5, description="First retry delay; doubles each retry, with jitter.")
+    backoff_max_s: float = Field(20.0, description="Longest delay between retries.")
+    structured_max_attempts: int = Field(3, description="Attempts before a structured reply counts as failed.")
+    log_path: str | None = Field(None, description="JSONL file receiving every request and reply.")
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict, description="Sent with every request, e.g. chat_template_kwargs for Qwen3."
+    )
+    n_ctx: int = Field(4096, description="Context length of the embedded model.")
+    n_threads: int = Field(2, description="CPU threads of the embedded model.")
+    serve_host: str = Field("127.0.0.1", description="Address `ise-trace serve` listens on.")
+    serve_port: int = Field(8000, description="Port `ise-trace serve` listens on.")
+    serve_start_timeout_s: float = Field(600.0, description="Time a starting server has to answer /v1/models.")
+    vllm_model: str = Field("Qwen/Qwen3-8B", description="Model `serve` gives vLLM when none is named.")
+    vllm_tool_call_parser: str = Field("hermes", description="vLLM --tool-call-parser for served models.")
+    vllm_engine_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Passed to vllm.LLM, e.g. tensor_parallel_size, gpu_memory_utilization."
+    )
+
+
+# Each further stage adds its own Section subclass below (intents, simulation, build).
+
+
+# --------------------------------------------------------------------------- Stage I
+
+
+class ComplexityShape(Section):
+    weight: float = Field(gt=0, description="Relative chance of this complexity being drawn.")
+    domains: tuple[int, int] = Field(description="Inclusive range of domains one intent combines.")
+    tasks: tuple[int, int] = Field(description="Inclusive range of tasks, summed over its domains.")
+
+
+def _default_complexity() -> dict[str, ComplexityShape]:
+    # The paper's mix complex/medium/simple = 50/40/10: simple is one task of one domain, medium a
+    # short multi-step job, complex a cross-domain job of several steps.
+    return {
+        "simple": ComplexityShape(weight=10, domains=(1, 1), tasks=(1, 1)),
+        "medium": ComplexityShape(weight=40, domains=(1, 2), tasks=(2, 3)),
+        "complex": ComplexityShape(weight=50, domains=(2, 3), tasks=(4, 5)),
+    }
+
+
+class IntentConfig(Section):
+    n: int = Field(100, ge=1, description="Structured intents to sample (before validation and dedup).")
+    seed: int = Field(0, description="Seed of the sampler; same seed, same tuples.")
+    taxonomy_dir: str | None = Field(None, description="Folder with domains.yaml and personas.yaml; None = packaged.")
+    complexity: dict[str, ComplexityShape] = Field(default_factory=_default_complexity)
+    max_sample_tries: int = Field(1000, ge=1, description="Redraws allowed to avoid a repeated tuple.")
+    concurrency: int = Field(4, ge=1, description="Intents rendered at once.")
+    max_render_attempts: int = Field(3, ge=1, description="Renders of one tuple before it counts as failed.")
+    temperature: float = Field(0.8, ge=0, description="Sampling temperature of the renderer.")
+    max_tokens: int = Field(400, ge=16, description="Token cap of one rendered intent.")
+    min_chars: int = Field(60, ge=1, description="Shortest acceptable intent text.")
+    max_chars: int = Field(1500, ge=1, description="Longest acceptable intent text.")
+    min_task_coverage: float = Field(
+        1.0, ge=0, le=1, description="Share of the intent's tasks whose keywords the text must mention."
+    )
+    embedder: str = Field("minilm", description="Embedder for dedup and Vendi: minilm or mpnet (the paper's).")
+    near_dup_threshold: float = Field(0.92, gt=0, le=1, description="Cosine above which two intents are near duplicates.")
+    vendi_q: float = Field(1.0, ge=0, description="Order q of the Vendi score in the stats.")
+
+    @field_validator("complexity")
+    @classmethod
+    def _check_complexity(cls, v: dict[str, ComplexityShape]) -> dict[str, ComplexityShape]:
+        if set(v) - {"simple", "medium", "complex"}:
+            raise ValueError("complexity keys must be simple, medium and complex")
+        for name, shape in v.items():
+            (dl, dh), (tl, th) = shape.domains, shape.tasks
+            if not (1 <= dl <= dh and 1 <= tl <= th and dl <= th):
+                raise ValueError(f"complexity '{name}': need 1 <= min <= max and domains.min <= tasks.max")
+        return v
+
+
+# --------------------------------------------------------------------------- Stage S
+
+
+class SimulateConfig(Section):
+    max_user_turns: int = Field(20, ge=1, description="User turns before an episode stops (max_user_turns).")
+    max_tool_calls: int = Field(120, ge=1, description="Tool calls per episode before it stops.")
+    max_agent_steps: int = Field(16, ge=1, description="Agent model calls within one agent turn.")
+    time_budget_s: float = Field(900.0, gt=0, description="Wall-clock budget of one episode.")
+    tool_timeout_s: float = Field(60.0, gt=0, description="Time one tool call may take before it counts as an infrastructure failure.")
+    drift_regenerations: int = Field(2, ge=0, description="Regenerations of a user turn that drifted out of role.")
+    empty_reply_retries: int = Field(2, ge=0, description="Retries of an empty simulator reply.")
+    completion_refusals: int = Field(2, ge=0, description="Times an unbacked 'completed' verdict is sent back before it ends the episode as a failure.")
+    max_attempts: int = Field(3, ge=1, description="Attempts per intent when an episode ends in an error.")
+    concurrency: int = Field(4, ge=1, description="Episodes run at once (and workspaces in the pool).")
+    seed: int = Field(0, description="Run seed; each episode derives its own from it and the intent id.")
+    agent_temperature: float = Field(0.7, ge=0)
+    agent_max_tokens: int = Field(1024, ge=1, description="Token cap of one agent reply.")
+    user_temperature: float = Field(0.8, ge=0)
+    user_max_tokens: int = Field(384, ge=1, description="Token cap of one simulator reply.")
+    digest_excerpt_chars: int = Field(300, ge=40, description="Characters of error output the simulator sees per failed call.")
+
+    # Fields that change how fast a run goes but not what it produces: left out of the run hash,
+    # so a resumed run may use another value.
+    OPERATIONAL: ClassVar[frozenset[str]] = frozenset({"concurrency"})
+
+
+# --------------------------------------------------------------------------- build (dataset folder)
+
+
+class BuildConfig(Section):
+    name: str = Field("demo", description="Name of the build configuration (a preset or a custom one).")
+    n_intents: int = Field(8, ge=1, description="Intents Stage I samples when no intents file is given.")
+    seed: int = Field(0, description="Seed of intent sampling and simulation.")
+    backend: str = Field("llama-cpp", description="LLM backend the stages use (openai, llama-cpp, vllm).")
+    model: str | None = Field(None, description="Model name for the backend; None takes the backend's default.")
+    base_url: str | None = Field(None, description="Server URL for the openai/vllm backends.")
+    max_user_turns: int | None = Field(None, ge=1, description="Overrides SimulateConfig.max_user_turns when set.")
+    validation_fraction: float = Field(0.05, ge=0, lt=1, description="Share of intents (by id hash) in validation.")
+    test_fraction: float = Field(0.05, ge=0, lt=1, description="Share of intents (by id hash) in test.")
+    max_shard_mb: float = Field(256.0, gt=0, description="Upper bound of one parquet shard, in MiB of Arrow data.")
+    vendi: bool = Field(True, description="Compute the Vendi score of intent texts (needs the embedder).")
+    embedder: str = Field("minilm", description="Embedding model for Vendi: minilm (fast) or mpnet (the paper's).")
+    pretty_name: str = Field("ISE-Trace", description="Dataset name shown on the card.")
+    license: str = Field("apache-2.0", description="Licence identifier written to the card.")
+
+
+# The paper's parameters (arXiv 2606.11520): ~50,000 sampled intents, up to 23 user turns,
+# Vendi measured with all-mpnet-base-v2.
+BUILD_PRESETS: dict[str, BuildConfig] = {
+    "demo": BuildConfig(name="demo", n_intents=8, max_user_turns=4),
+    "paper": BuildConfig(
+        name="paper", n_intents=50_000, backend="vllm", max_user_turns=23, embedder="mpnet"
+    ),
+}
+
+
+# --------------------------------------------------------------------------- eval (ClawEval)
+
+
+class EvalConfig(Section):
+    trials: int = Field(3, ge=1, description="Trials per task (ClawEval's leaderboard uses 3).")
+    parallel: int = Field(4, ge=1, description="Harness processes at once, each on its own port offset.")
+    pass_k: list[int] = Field(
+        default_factory=list, description="k values for pass@k and pass^k; empty means 1 and the trial count."
+    )
+    pass_threshold: float = Field(0.75, ge=0.0, le=1.0, description="A trial passes at this task score or above.")
+    completion_weight: float = Field(0.8, ge=0.0, description="Weight of completion in the task score.")
+    robustness_weight: float = Field(0.2, ge=0.0, description="Weight of robustness in the task score.")
+    error_policy: str = Field(
+        "fail",
+        pattern="^(fail|exclude)$",
+        description="An errored trial counts as a failed trial ('fail') or is left out of the rates ('exclude').",
+    )
+    bootstrap_samples: int = Field(1000, ge=0, description="Task-level bootstrap resamples for intervals (0: none).")
+    confidence: float = Field(0.95, gt=0.0, lt=1.0, description="Confidence level of the intervals.")
+    seed: int = Field(0, description="Seed of the bootstrap.")
+    port_stride: int = Field(50, ge=1, description="Port gap between parallel harness slots (the harness's stride).")
+    port_base_offset: int = Field(0, ge=0, description="Offset added to every slot, to run beside another eval.")
+    trial_timeout_s: float = Field(1800.0, gt=0, description="Wall-clock limit of one harness trial.")
+    server_timeout_s: float = Field(10.0, gt=0, description="Time a model server gets to answer the start-up check.")
+    model_api_key_env: str = Field("OPENAI_API_KEY", description="Env var with the model server's key, if it needs one.")
+    judge_api_key_env: str = Field("OPENAI_API_KEY", description="Env var with the judge server's key, if it needs one.")
+    out_root: str = Field("ise-trace-runs/eval", description="Parent of run folders when --out is not given.")
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -1,0 +1,63 @@
+"""`ise-trace serve`: a local OpenAI-compatible model server until Ctrl-C.
+
+    ise-trace serve                           # vLLM where installed with a GPU, else the embedded model
+    ise-trace serve --backend llama-cpp --port 8001
+    ise-trace serve --backend vllm --model Qwen/Qwen3-8B
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from ..config import LLMConfig
+
+    defaults = LLMConfig()
+    parser = subparsers.add_parser(
+        "serve",
+        help="start a local OpenAI-compatible model server",
+        description="Start a local OpenAI-compatible model server: vLLM (with tool-call parsing) where vllm "
+        "and a GPU are present, else llama-cpp-python with the embedded SmolLM2-135M-Instruct.",
+    )
+    parser.add_argument("--backend", choices=["auto", "vllm", "llama-cpp"], default="auto")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help=f"vLLM: a model name or folder (default {defaults.vllm_model}); llama-cpp: a .gguf file "
+        "(default: the embedded model)",
+    )
+    parser.add_argument("--host", default=defaults.serve_host)
+    parser.add_argument("--port", type=int, default=defaults.serve_port)
+    parser.add_argument("--n-ctx", type=int, default=defaults.n_ctx, help="context length (llama-cpp)")
+    parser.add_argument("--threads", type=int, default=defaults.n_threads, help="CPU threads (llama-cpp)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import LLMConfig
+    from ..llm.server import ModelServer
+
+    config = LLMConfig(n_ctx=args.n_ctx, n_threads=args.threads)
+    server = ModelServer(args.backend, args.model, args.host, args.port, config=config, quiet=False)
+
+    def stop_on_signal(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop_on_signal)
+    print(f"starting the {server.backend} server for {server.model} on {server.host}:{server.port} ...", file=sys.stderr)
+    try:
+        server.start()
+        server.wait_healthy()
+        print(f"serving {server.model} at {server.base_url}  (Ctrl-C stops it)", flush=True)
+        code = server.process.wait()
+        print(f"ise-trace serve: error: the server exited on its own with code {code}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stopping the server ...", file=sys.stderr)
+        return 0
+    finally:
+        server.stop()
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,169 @@
+"""README.md of a dataset folder, rendered from the `dataset_card.md` template.
+
+The YAML header (licence, `configs:` with data files per split, `dataset_info` with the explicit
+features) is produced with the same helpers `datasets` uses for its own pushes, so `load_dataset`
+reads the folder with our features, not inferred ones. The prose comes from the template.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import BuildConfig
+from ..errors import UserError, where
+from .statistics import CorpusStats
+
+# Repo root when running from a checkout; `--card-template` points elsewhere for installed copies.
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "dataset_card.md"
+
+CONFIGS = ("trajectories", "intents")
+DEFAULT_CONFIG = "trajectories"
+
+# The paper's "ISETrace at a glance" (arXiv 2606.11520), shown beside our figures.
+PAPER = {
+    "intents": "43,956",
+    "trajectories": "23,132",
+    "user_turns": "8.12 / 8 / 23",
+    "dialogue_turns": "68.24",
+    "tool_calls": "29.26",
+    "unique_tools": "4.69",
+    "complexity": "50 / 40 / 10",
+    "vendi": "61.57",
+    "drift": "0.02%",
+}
+
+
+class CardTemplateError(UserError):
+    """The card template is missing or does not render."""
+
+
+@dataclass
+class ConfigFiles:
+    """What one config of the folder holds: per split, its parquet files (relative) and sizes."""
+
+    name: str
+    features: Any  # datasets.Features
+    splits: dict[str, tuple[list[str], int, int]] = field(default_factory=dict)  # split -> (files, rows, bytes)
+
+
+def size_category(n: int) -> str:
+    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < bound:
+            return label
+    return "1M<n<10M"
+
+
+def card_data_yaml(build: BuildConfig, configs: list[ConfigFiles], n_rows: int) -> str:
+    """The YAML header: metadata, `configs:` (data files per split) and `dataset_info` (features)."""
+    from datasets import DatasetInfo, SplitDict, SplitInfo
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCardData
+
+    data = DatasetCardData(
+        license=build.license,
+        pretty_name=build.pretty_name,
+        language=["en"],
+        task_categories=["text-generation"],
+        tags=["agents", "tool-use", "multi-turn", "synthetic", "sft", "ise-trace"],
+        size_categories=[size_category(n_rows)],
+    )
+    metadata = MetadataConfigs()
+    infos = DatasetInfosDict()
+    for cfg in configs:
+        entry: dict[str, Any] = {
+            "data_files": [
+                {"split": split, "path": f"data/{cfg.name}/{split}-*.parquet"} for split in cfg.splits
+            ]
+        }
+        if cfg.name == DEFAULT_CONFIG:
+            entry["default"] = True
+        metadata[cfg.name] = entry
+        split_dict = SplitDict()
+        for split, (_, rows, nbytes) in cfg.splits.items():
+            split_dict.add(SplitInfo(name=split, num_bytes=nbytes, num_examples=rows))
+        infos[cfg.name] = DatasetInfo(
+            features=cfg.features,
+            splits=split_dict,
+            dataset_size=sum(nbytes for _, _, nbytes in cfg.splits.values()),
+            config_name=cfg.name,
+        )
+    metadata.to_dataset_card_data(data)
+    infos.to_dataset_card_data(data)
+    return data.to_yaml()
+
+
+def glance_rows(stats: CorpusStats) -> list[dict[str, str]]:
+    mix = stats.complexity_mix
+    vendi = f"{stats.vendi:.2f}" if stats.vendi is not None else "n/a"
+    u = stats.user_turns
+    return [
+        {"label": "Intents", "ours": f"{stats.intents:,}", "paper": PAPER["intents"]},
+        {"label": "Trajectories", "ours": f"{stats.trajectories:,}", "paper": PAPER["trajectories"]},
+        {"label": "User turns (mean / median / max)", "ours": f"{u.mean:.2f} / {u.median:g} / {u.max}", "paper": PAPER["user_turns"]},
+        {"label": "Dialogue turns (mean)", "ours": f"{stats.dialogue_turns.mean:.2f}", "paper": PAPER["dialogue_turns"]},
+        {"label": "Tool calls (mean)", "ours": f"{stats.tool_calls.mean:.2f}", "paper": PAPER["tool_calls"]},
+        {"label": "Distinct tools per trajectory (mean)", "ours": f"{stats.unique_tools.mean:.2f}", "paper": PAPER["unique_tools"]},
+        {"label": "Distinct tools overall", "ours": str(stats.distinct_tools), "paper": "n/a"},
+        {
+            "label": "Complexity complex / medium / simple (%)",
+            "ours": " / ".join(f"{100 * mix.get(c, 0.0):.0f}" for c in ("complex", "medium", "simple")),
+            "paper": PAPER["complexity"],
+        },
+        {"label": "Vendi score (intents)", "ours": vendi, "paper": PAPER["vendi"]},
+        {"label": "Role drift (user turns regenerated)", "ours": f"{100 * stats.drift_rate:.2f}%", "paper": PAPER["drift"]},
+        {"label": "Failed tool calls", "ours": f"{100 * stats.failed_call_rate:.1f}%", "paper": "n/a"},
+    ]
+
+
+def check_template(path: Path) -> None:
+    """Fail before any work is done when the template is not there."""
+    if not path.is_file():
+        raise CardTemplateError(
+            f"{path}: card template not found; restore dataset_card.md from the ise-trace sources "
+            f"or pass --card-template PATH"
+        )
+
+
+def render_card(template: Path, context: dict[str, Any]) -> str:
+    import jinja2
+
+    check_template(template)
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    try:
+        return env.from_string(template.read_text(encoding="utf-8")).render(**context)
+    except jinja2.TemplateSyntaxError as e:
+        raise CardTemplateError(f"{where(template, e.lineno)}: card template does not parse: {e.message}") from None
+    except jinja2.UndefinedError as e:
+        names = ", ".join(sorted(context))
+        raise CardTemplateError(f"{template}: card template uses an unknown value ({e.message}); known: {names}") from None
+
+
+def card_context(
+    *,
+    build: BuildConfig,
+    stats: CorpusStats,
+    card_data: str,
+    plots: dict[str, str],
+    splits: list[dict[str, Any]],
+    provenance: dict[str, str],
+    run_info: dict[str, Any],
+    built_at: str,
+    ise_trace_version: str,
+) -> dict[str, Any]:
+    return {
+        "card_data": card_data.rstrip("\n"),
+        "pretty_name": build.pretty_name,
+        "build": build,
+        "stats": stats,
+        "glance": glance_rows(stats),
+        "splits": splits,
+        "plots": plots,
+        "provenance": list(provenance.items()),
+        "run_info": json.dumps(run_info, indent=2, ensure_ascii=False, default=str) if run_info else "",
+        "built_at": built_at,
+        "ise_trace_version": ise_trace_version,
+    }

@@ -1,0 +1,98 @@
+"""Statistics of a corpus on disk: a built dataset folder (parquet) or a simulation run directory."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from ..errors import UserError
+from .ledger import TRAJECTORIES_FILE, RunDir, read_intents
+from .splits import SPLITS
+from .statistics import CorpusStats, StatsAccumulator, TrajectorySummary
+
+_COLUMNS = ["intent", "outcome", "stats", "messages"]
+
+
+def stats_of(path: str | Path, *, embedder: str | None = None, intents_file: str | Path | None = None) -> CorpusStats:
+    """Statistics of `path`, whichever of the two it is; `embedder=None` skips Vendi."""
+    path = Path(path)
+    if (path / "data" / "trajectories").is_dir():
+        return stats_of_folder(path, embedder=embedder)
+    if (path / TRAJECTORIES_FILE).exists():
+        return stats_of_run(path, embedder=embedder, intents_file=intents_file)
+    raise UserError(
+        f"{path}: neither a dataset folder (data/trajectories/) nor a run directory ({TRAJECTORIES_FILE}); "
+        f"give the --out folder of `ise-trace build` or of `ise-trace simulate`"
+    )
+
+
+def stats_of_run(path: Path, *, embedder: str | None, intents_file: str | Path | None = None) -> CorpusStats:
+    run = RunDir(path)
+    acc = StatsAccumulator()
+    seen: set[str] = set()
+    for t in run.trajectories():
+        if t.id in seen:
+            continue
+        seen.add(t.id)
+        acc.add(TrajectorySummary.of(t))
+        acc.intent_texts.setdefault(t.intent.id, t.intent.text)
+    if intents_file is not None:
+        acc.intent_texts = {}
+        for intent in read_intents(intents_file):
+            acc.add_intent(intent)
+    return acc.result(failures=run.failure_count(), embedder=embedder)
+
+
+def stats_of_folder(path: Path, *, embedder: str | None) -> CorpusStats:
+    import pyarrow.parquet as pq
+
+    acc = StatsAccumulator()
+    splits: dict[str, int] = {}
+    for split in SPLITS:
+        files = sorted((path / "data" / "trajectories").glob(f"{split}-*.parquet"))
+        for f in files:
+            try:
+                pf = pq.ParquetFile(f)
+            except Exception as e:  # pyarrow raises several types for a damaged file
+                raise UserError(f"{f}: not a readable parquet file ({e}); rebuild the folder") from None
+            for batch in pf.iter_batches(batch_size=512, columns=_COLUMNS):
+                for s in _summaries(batch):
+                    acc.add(s)
+                splits[split] = splits.get(split, 0) + batch.num_rows
+    intent_dir = path / "data" / "intents"
+    for f in sorted(intent_dir.glob("*.parquet")) if intent_dir.is_dir() else ():
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=4096, columns=["id", "text"]):
+            acc.intent_texts.update(zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()))
+    return acc.result(splits=splits, embedder=embedder)
+
+
+def _summaries(batch) -> list[TrajectorySummary]:
+    """Per-row summaries from Arrow columns; tool names come out of the nested messages column
+    without turning whole conversations into Python objects."""
+    import pyarrow.compute as pc
+
+    msgs = batch.column("messages")
+    tcs = pc.struct_field(pc.list_flatten(msgs), "tool_calls")
+    call_row = pc.take(pc.list_parent_indices(msgs), pc.list_parent_indices(tcs)).to_pylist()
+    names = pc.struct_field(pc.list_flatten(tcs), ["function", "name"]).to_pylist()
+    tools: dict[int, list[str]] = defaultdict(list)
+    for row, name in zip(call_row, names):
+        tools[row].append(name)
+
+    intent = batch.column("intent")
+    ids = pc.struct_field(intent, "id").to_pylist()
+    complexity = pc.struct_field(intent, "complexity").to_pylist()
+    domains = pc.struct_field(intent, "domains").to_pylist()
+    status = pc.struct_field(batch.column("outcome"), "status").to_pylist()
+    st = batch.column("stats").to_pylist()
+    return [
+        TrajectorySummary(
+            intent_id=ids[i],
+            complexity=complexity[i],
+            domains=[d["name"] for d in domains[i]],
+            status=status[i],
+            tools=tools.get(i, []),
+            **{k: v for k, v in st[i].items()},
+        )
+        for i in range(batch.num_rows)
+    ]

@@ -1,0 +1,273 @@
+"""Plan an eval (every check that can fail fast), then run its trials through the harness.
+
+Layout of a run folder:
+  run.json                 what was asked (model, judge, harness); a rerun must match it
+  harness_config.yaml      the config the harness reads (keys come from the environment)
+  trials/<task>/trial-<i>/ harness.log and traces/ (the harness's JSONL trace)
+  results.json, results.md the scores, rewritten at the end of every invocation
+
+A trial is finished once its trace carries a grading_result; a rerun skips finished trials and
+reruns the rest (never started, interrupted or errored).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..config import EvalConfig
+from ..errors import UserError
+from ..fsio import write_json_atomic, write_text_atomic
+from ..progress import Progress
+from .harness import (
+    JUDGE_KEY_VAR,
+    MODEL_KEY_VAR,
+    Harness,
+    TrialLauncher,
+    TrialResult,
+    check_harness,
+    harness_config_yaml,
+    read_graded_trial,
+    resolve_harness,
+)
+from .report import results_markdown, score_trials
+from .servers import check_model_server
+from .tasks import ClawTask, Selection, load_checkout, select_tasks
+
+_MAX_PORT = 32767  # above it the OS hands out ephemeral ports
+
+
+@dataclass
+class EvalRequest:
+    claw_eval_dir: str
+    model: str
+    model_base_url: str
+    judge_model: str | None = None
+    judge_base_url: str | None = None
+    tasks: str | None = None
+    include_live_web: bool = False
+    out: str | None = None
+    label: str | None = None
+    harness_cmd: str | None = None
+    config: EvalConfig = field(default_factory=EvalConfig)
+
+
+@dataclass
+class EvalPlan:
+    request: EvalRequest
+    selection: Selection
+    harness: Harness
+    out: Path
+    label: str
+    commit: str | None
+
+    @property
+    def config(self) -> EvalConfig:
+        return self.request.config
+
+    def trial_dir(self, task: ClawTask, trial: int) -> Path:
+        return self.out / "trials" / task.folder.name / f"trial-{trial}"
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model"
+
+
+def _key(env_var: str) -> str:
+    # Local servers take any key, and the harness only enables its judge when a key is set.
+    return os.environ.get(env_var) or "EMPTY"
+
+
+def _manifest(request: EvalRequest, label: str, harness: Harness, commit: str | None) -> dict[str, Any]:
+    return {
+        "label": label,
+        "model": request.model,
+        "judge_model": request.judge_model,
+        "claw_eval_dir": str(Path(request.claw_eval_dir).resolve()),
+        "harness_commit": commit,
+        "harness_command": harness.command,
+    }
+
+
+def _check_resumable(out: Path, manifest: dict[str, Any]) -> None:
+    """A run folder holds one model and judge: refuse to mix another one's trials into it."""
+    path = out / "run.json"
+    if not path.exists():
+        if out.exists() and any(out.iterdir()):
+            raise UserError(f"--out {out}: folder exists, is not empty and holds no run.json; pick a new folder")
+        return
+    import json
+
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise UserError(f"{path}: unreadable ({e}); pick a new --out folder") from None
+    for field_name in ("model", "judge_model", "harness_commit"):
+        if previous.get(field_name) != manifest[field_name]:
+            raise UserError(
+                f"--out {out}: holds a run with {field_name}={previous.get(field_name)!r}, not "
+                f"{manifest[field_name]!r}; rerun with the same settings to resume, or pick a new --out"
+            )
+
+
+def _check_ports(selection: Selection, config: EvalConfig) -> None:
+    highest = max((p for t in selection.tasks for p in t.ports), default=0)
+    if not highest:
+        return
+    top = highest + config.port_base_offset + (config.parallel - 1) * config.port_stride
+    if top > _MAX_PORT:
+        fits = (_MAX_PORT - highest - config.port_base_offset) // config.port_stride + 1
+        raise UserError(
+            f"--parallel {config.parallel}: the last slot would use port {top} (above {_MAX_PORT}); "
+            f"use --parallel {max(fits, 1)} or less, or a smaller port_base_offset"
+        )
+
+
+def plan_eval(request: EvalRequest, check_servers: bool = True) -> EvalPlan:
+    """Every check that can fail, in order of cost, before any trial starts."""
+    config = request.config
+    checkout = load_checkout(request.claw_eval_dir)
+    selection = select_tasks(checkout, request.tasks, request.include_live_web)
+    needs_judge = [t.folder.name for t in selection.tasks if t.needs_judge]
+    if needs_judge and not request.judge_model:
+        shown = ", ".join(needs_judge[:8]) + (f" and {len(needs_judge) - 8} more" if len(needs_judge) > 8 else "")
+        raise UserError(
+            f"{len(needs_judge)} selected task(s) are graded with an LLM judge ({shown}) but no judge "
+            "is configured: pass --judge-model (and --judge-base-url if it is another server), "
+            "or select tasks with rule-based graders only"
+        )
+    _check_ports(selection, config)
+    harness = resolve_harness(checkout.root, request.harness_cmd)
+    check_harness(harness)
+    if check_servers:
+        check_model_server(request.model_base_url, request.model, _key(config.model_api_key_env),
+                           config.server_timeout_s, "--model-base-url", "--model")
+        if request.judge_model:
+            check_model_server(request.judge_base_url or request.model_base_url, request.judge_model,
+                               _key(config.judge_api_key_env), config.server_timeout_s,
+                               "--judge-base-url", "--judge-model")
+    label = request.label or request.model
+    out = Path(request.out) if request.out else Path(config.out_root) / _safe_name(label)
+    out = out.resolve()
+    commit = checkout.commit()
+    _check_resumable(out, _manifest(request, label, harness, commit))
+    return EvalPlan(request=request, selection=selection, harness=harness, out=out, label=label, commit=commit)
+
+
+def describe_plan(plan: EvalPlan) -> str:
+    lines = [f"{len(plan.selection.tasks)} task(s) x {plan.config.trials} trial(s) -> {plan.out}"]
+    lines += [f"  run   {t.folder.name} ({t.category}{', judge' if t.needs_judge else ''})" for t in plan.selection.tasks]
+    lines += [f"  skip  {t.folder.name}: {t.excluded_because}" for t in plan.selection.excluded]
+    return "\n".join(lines)
+
+
+def _run_pending(plan: EvalPlan, pending: list[tuple[ClawTask, int]], launcher: TrialLauncher,
+                 progress: Progress) -> list[TrialResult]:
+    """Run trials on `parallel` port slots; stop early if the harness fails every first trial."""
+    config = plan.config
+    slots: queue.Queue[int] = queue.Queue()
+    for i in range(config.parallel):
+        slots.put(config.port_base_offset + i * config.port_stride)
+
+    def one(task: ClawTask, trial: int) -> TrialResult:
+        offset = slots.get()
+        try:
+            return launcher.run(task, trial, plan.trial_dir(task, trial), offset, plan.out)
+        finally:
+            slots.put(offset)
+
+    results: list[TrialResult] = []
+    todo = list(pending)
+    first_wave = min(config.parallel, len(todo))
+    futures: set[Future] = set()
+    with ThreadPoolExecutor(max_workers=config.parallel) as pool:
+
+        def fill() -> None:
+            # Submit only what can start now, so stopping early leaves the rest unstarted.
+            while todo and len(futures) < config.parallel:
+                futures.add(pool.submit(one, *todo.pop(0)))
+
+        try:
+            fill()
+            while futures:
+                done, remaining = wait(futures, return_when=FIRST_COMPLETED)
+                futures.intersection_update(remaining)
+                for future in done:
+                    result = future.result()
+                    results.append(result)
+                    progress.update(ok=result.error is None)
+                if len(results) >= first_wave and all(r.error for r in results):
+                    raise UserError(
+                        f"the harness failed the first {len(results)} trial(s) of this run, e.g. "
+                        f"{results[0].task_id} trial {results[0].trial}: {results[0].error}. "
+                        f"Logs: {plan.out / 'trials'}. Fix the cause and rerun the same command."
+                    )
+                fill()
+        except BaseException:
+            todo.clear()
+            launcher.stop_all()
+            raise
+    return results
+
+
+def run_eval(plan: EvalPlan) -> dict[str, Any]:
+    """Run every unfinished trial, then score all trials and write results.json and results.md."""
+    request, config, out = plan.request, plan.config, plan.out
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "run.json", _manifest(request, plan.label, plan.harness, plan.commit))
+    config_path = out / "harness_config.yaml"
+    write_text_atomic(config_path, harness_config_yaml(request.model, request.model_base_url,
+                                                       request.judge_model, request.judge_base_url))
+
+    finished: dict[tuple[str, int], TrialResult] = {}
+    pending: list[tuple[ClawTask, int]] = []
+    for task in plan.selection.tasks:
+        for trial in range(config.trials):
+            graded = read_graded_trial(plan.trial_dir(task, trial), task, trial, out)
+            if graded is None:
+                pending.append((task, trial))
+            else:
+                finished[(task.task_id, trial)] = graded
+
+    progress = Progress(total=len(finished) + len(pending), label="eval trials")
+    if finished:
+        progress.skip(len(finished))
+    launcher = TrialLauncher(
+        plan.harness, config_path, request.model, request.model_base_url,
+        use_judge=request.judge_model is not None,
+        env={MODEL_KEY_VAR: _key(config.model_api_key_env), JUDGE_KEY_VAR: _key(config.judge_api_key_env)},
+        timeout_s=config.trial_timeout_s,
+    )
+    try:
+        for result in _run_pending(plan, pending, launcher, progress):
+            finished[(result.task_id, result.trial)] = result
+    finally:
+        progress.close()
+
+    trials = sorted(finished.values(), key=lambda t: (t.task_id, t.trial))
+    result = {
+        "label": plan.label,
+        "model": request.model,
+        "model_base_url": request.model_base_url,
+        "judge_model": request.judge_model,
+        "judge_base_url": request.judge_base_url or (request.model_base_url if request.judge_model else None),
+        "trials_per_task": config.trials,
+        "tasks": [t.task_id for t in plan.selection.tasks],
+        "excluded": [{"task_id": t.task_id, "reason": t.excluded_because} for t in plan.selection.excluded],
+        "harness": {"checkout": str(plan.harness.checkout), "commit": plan.commit, "command": plan.harness.command},
+        "metric": score_trials(trials, config),
+        "trials": [vars(t) for t in trials],
+        "settings": config.model_dump(),
+        "ise_trace_version": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_json_atomic(out / "results.json", result)
+    write_text_atomic(out / "results.md", results_markdown(result))
+    return result

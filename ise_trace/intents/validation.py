@@ -1,0 +1,88 @@
+"""Checks a rendered intent text must pass before it is kept.
+
+A text is rejected when it is too short or too long, still contains template tokens or
+placeholders, or does not mention the tasks it was rendered from (a lexical check against each
+task's keyword stems from the taxonomy). Each rejection carries a short machine-readable reason
+so the stats can count failures by kind.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..config import IntentConfig
+from .sampler import SampledIntent
+
+# Template and placeholder debris: {name}, {{var}}, <file>, <YOUR_NAME>, [TODO], [insert x],
+# XXX, TBD, lorem ipsum, $VAR-style template slots like ${name}.
+_PLACEHOLDERS = [
+    re.compile(r"\{\{?\s*[\w .-]*\}?\}"),
+    re.compile(r"\$\{[^}]*\}"),
+    re.compile(r"\[\s*(?:todo|tbd|insert|placeholder|your|name|file|date|x+)\b[^\]]*\]", re.I),
+    re.compile(r"\b(?:XXX+|TBD)\b"),
+    re.compile(r"\blorem ipsum\b", re.I),
+    re.compile(r"\b(?:placeholder|insert (?:name|file|date|value) here)\b", re.I),
+]
+
+# <file>, <YOUR_NAME>, <project name> are slots; <table> or <a> in a web-scraping intent are not.
+_ANGLE_SLOT = re.compile(r"<\s*([A-Za-z_][\w -]{0,40})\s*>")
+_HTML_TAGS = frozenset(
+    "a abbr article aside b body br button caption code div em footer form h1 h2 h3 h4 h5 h6 head "
+    "header hr html i img input label li link main meta nav ol option p pre script section select "
+    "span strong style sub sup table tbody td textarea tfoot th thead time title tr u ul url loc "
+    "item entry channel feed lastmod urlset".split()
+)
+
+# Replies that talk about the job instead of doing it.
+_META = re.compile(
+    r"^\s*(?:sure|certainly|here is|here's|as an ai|i am an ai|i'm an ai)\b|\bas an ai (?:language )?model\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    reason: str = ""  # one of: too_short, too_long, placeholder, meta, uncovered_tasks
+    detail: str = ""
+
+
+def _mentions(text: str, stem: str) -> bool:
+    """True when a word of `text` starts with `stem`; stems under four characters must match a
+    whole word (optionally plural), so that 'du' does not match 'during'."""
+    if len(stem) < 4:
+        return re.search(rf"(?<![\w]){re.escape(stem)}s?(?![\w])", text) is not None
+    return re.search(rf"(?<![\w]){re.escape(stem)}", text) is not None
+
+
+def uncovered_tasks(text: str, intent: SampledIntent) -> list[str]:
+    lowered = text.lower()
+    return [
+        task.name
+        for (_, task), stems in zip(intent.tasks, intent.keywords)
+        if not any(_mentions(lowered, s) for s in stems)
+    ]
+
+
+def validate(text: str, intent: SampledIntent, config: IntentConfig) -> Verdict:
+    text = text.strip()
+    if len(text) < config.min_chars:
+        return Verdict(False, "too_short", f"{len(text)} characters, need at least {config.min_chars}")
+    if len(text) > config.max_chars:
+        return Verdict(False, "too_long", f"{len(text)} characters, at most {config.max_chars}")
+    for pattern in _PLACEHOLDERS:
+        m = pattern.search(text)
+        if m:
+            return Verdict(False, "placeholder", f"template token {m.group(0)!r}")
+    for m in _ANGLE_SLOT.finditer(text):
+        if m.group(1).strip().lower() not in _HTML_TAGS:
+            return Verdict(False, "placeholder", f"template token {m.group(0)!r}")
+    m = _META.search(text)
+    if m:
+        return Verdict(False, "meta", f"talks about the request instead of making it ({m.group(0).strip()!r})")
+    missing = uncovered_tasks(text, intent)
+    n_tasks = len(intent.keywords)
+    if n_tasks and (n_tasks - len(missing)) / n_tasks < config.min_task_coverage:
+        return Verdict(False, "uncovered_tasks", "does not mention: " + ", ".join(missing))
+    return Verdict(True)

@@ -1,0 +1,146 @@
+"""One episode: a fresh workspace, the simulator and the agent taking turns, one trajectory out.
+
+`run_episode` never raises for anything that goes wrong inside the episode: every way it can end
+(completion, a budget, a model or sandbox failure) is a `Trajectory` with its termination reason.
+Only cancellation passes through, and the workspace is released in every case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import __version__
+from ..config import SimulateConfig
+from ..llm.base import ChatModel
+from ..schemas import Intent, Outcome, Provenance, TerminationReason, Trajectory, compute_stats
+from . import prompts
+from .agent import Agent
+from .failures import EpisodeFailure
+from .seeds import SeedStream, episode_seed
+from .transcript import Transcript
+from .user_simulator import UserSimulator
+
+
+@dataclass(frozen=True)
+class EpisodeSetup:
+    """Everything an episode needs besides its intent; shared by all episodes of a run."""
+
+    agent_model: ChatModel
+    user_model: ChatModel
+    config: SimulateConfig
+    tools: list[dict[str, Any]]
+    run_tool: Any  # ise_trace.execute.run_tool, passed in so this module stays import-light
+    sandbox_image: str
+    workdir: str = "/workspace"
+    run_key: str = ""  # hash of the run settings: trajectory ids differ between differing runs
+
+
+_STATUS = {
+    TerminationReason.user_completed: "success",
+    TerminationReason.user_gave_up: "failure",
+    TerminationReason.max_user_turns: "max_turns",
+    TerminationReason.max_tool_calls: "max_turns",
+    TerminationReason.max_agent_steps: "max_turns",
+    TerminationReason.time_budget: "max_turns",
+    TerminationReason.agent_error: "error",
+    TerminationReason.user_error: "error",
+    TerminationReason.infrastructure_error: "error",
+}
+
+
+def trajectory_id(run_key: str, intent_id: str) -> str:
+    return "traj-" + hashlib.sha256(f"{run_key}:{intent_id}".encode()).hexdigest()[:16]
+
+
+@dataclass
+class _Ending:
+    termination: TerminationReason
+    reason: str
+    success: bool = False
+
+
+async def run_episode(intent: Intent, pool: Any, setup: EpisodeSetup, attempt: int = 1) -> Trajectory:
+    cfg = setup.config
+    seed = episode_seed(cfg.seed, intent.id, attempt)
+    transcript = Transcript(prompts.agent_system_prompt(setup.workdir))
+    simulator = UserSimulator(setup.user_model, intent, cfg, SeedStream(seed ^ 0x5EED))
+    ending: _Ending
+    budget = asyncio.timeout(cfg.time_budget_s)
+    try:
+        async with budget:
+            ending = await _converse(intent, pool, setup, transcript, simulator, SeedStream(seed), attempt)
+    except TimeoutError as e:
+        if budget.expired():
+            ending = _Ending(TerminationReason.time_budget, f"episode exceeded its {cfg.time_budget_s:g}s budget")
+        else:
+            ending = _Ending(TerminationReason.infrastructure_error, f"timed out: {e or type(e).__name__}")
+    except EpisodeFailure as e:
+        ending = _Ending(e.termination, str(e))
+    except Exception as e:  # a bug or an unexpected engine error: still one recorded trajectory
+        ending = _Ending(TerminationReason.infrastructure_error, f"{type(e).__name__}: {e}")
+
+    status = _STATUS[ending.termination]
+    if ending.termination is TerminationReason.user_completed and not ending.success:
+        status = "failure"
+    return Trajectory(
+        id=trajectory_id(setup.run_key, intent.id),
+        intent=intent,
+        messages=transcript.messages,
+        tools=setup.tools,
+        executions=transcript.executions,
+        outcome=Outcome(status=status, reason=ending.reason, termination=ending.termination),
+        stats=compute_stats(transcript.messages, transcript.executions, drift_turns=simulator.drift_turns),
+        provenance=Provenance(
+            agent_model=setup.agent_model.model,
+            user_model=setup.user_model.model,
+            seeds={"run": cfg.seed, "episode": seed, "intent": intent.seed, "attempt": attempt},
+            prompt_versions={
+                "agent": prompts.AGENT_PROMPT_VERSION,
+                "user_simulator": prompts.SIMULATOR_PROMPT_VERSION,
+                "intent_renderer": intent.renderer.prompt_version,
+            },
+            sandbox_image=setup.sandbox_image,
+            ise_trace_version=__version__,
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        ),
+    )
+
+
+async def _converse(
+    intent: Intent,
+    pool: Any,
+    setup: EpisodeSetup,
+    transcript: Transcript,
+    simulator: UserSimulator,
+    agent_seeds: SeedStream,
+    attempt: int,
+) -> _Ending:
+    cfg = setup.config
+    async with pool.acquire(episode_id=f"{intent.id}-a{attempt}") as workspace:
+        agent = Agent(setup.agent_model, workspace, transcript, setup.tools, setup.run_tool, cfg, agent_seeds)
+        user = await simulator.open()
+        user_turns = 0
+        while True:
+            transcript.add_user(user.text)
+            user_turns += 1
+            turn = await agent.turn()
+            if turn.stop is not None:
+                return _Ending(turn.stop, f"stopped after {transcript.tool_calls} tool calls ({turn.stop.value})")
+            if user_turns >= cfg.max_user_turns:
+                return _Ending(TerminationReason.max_user_turns, f"reached {cfg.max_user_turns} user turns")
+            user = await simulator.respond(turn.reply, turn.digest, transcript.calls)
+            verdict = user.turn
+            if not verdict.completed:
+                continue
+            if not verdict.is_success:
+                return _Ending(TerminationReason.user_gave_up, verdict.reason or "the user gave up")
+            if user.unbacked:
+                return _Ending(
+                    TerminationReason.user_completed,
+                    "completion not backed by what ran: " + "; ".join(user.unbacked),
+                )
+            return _Ending(TerminationReason.user_completed, verdict.reason or "the user confirmed the goal", True)

@@ -1,0 +1,147 @@
+"""`ise-trace eval` driven end to end against STAND-INS: a stand-in harness CLI in a fixture
+checkout (tests/eval/standin_checkout, the harness's task and trace formats) and a scripted
+stand-in model server (a real OpenAI-compatible HTTP server on loopback)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ise_trace.cli import main
+
+T1 = "T001_fixture_notes_lookup"
+T2 = "T002_fixture_notes_digest"
+
+
+def load(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())
+
+
+def trace_files(out: Path, task: str) -> list[Path]:
+    return sorted((out / "trials" / task).rglob("*.jsonl"))
+
+
+def test_driver_with_standin_harness_runs_default_selection_in_parallel_and_scores_it(run_eval_cli, tmp_path, capsys):
+    """Default selection (offline T family), 2 trials on 2 port slots, judge on the same server."""
+    out = tmp_path / "run"
+    rc = run_eval_cli("--judge-model", "scripted-judge", "--trials", "2", "--parallel", "2", "--out", str(out))
+    assert rc == 0, capsys.readouterr().err
+    r = load(out)
+    assert r["tasks"] == [T1, T2]
+    excluded = {e["task_id"]: e["reason"] for e in r["excluded"]}
+    assert set(excluded) == {"T003_fixture_live_search", "T004_fixture_shell_task"}  # C01 is not T family
+    assert "live web" in excluded["T003_fixture_live_search"]
+    assert "Docker sandbox" in excluded["T004_fixture_shell_task"]
+
+    m = r["metric"]
+    assert (m["num_tasks"], m["num_trials"], m["num_errors"]) == (2, 4, 0)
+    assert m["pass@1"] == 1.0 and m["pass^2"] == 1.0
+    assert m["per_task"][T1]["completion"] == 1.0
+    assert m["per_task"][T2]["completion"] == 0.9  # the judge's score
+    assert m["completion"] == 0.95
+    assert set(m["per_category"]) == {"knowledge", "communication"}
+
+    for trial in r["trials"]:
+        events = [json.loads(line) for line in (out / trial["trace"]).read_text().splitlines()]
+        assert events[0]["type"] == "trace_start" and events[-1]["type"] == "grading_result"
+        assert trial["score"] == events[-1]["task_score"]
+    logs = "".join(p.read_text() for p in (out / "trials").rglob("harness.log"))
+    ports = {int(p) for p in re.findall(r"on port (\d+)", logs)}
+    assert len(ports) == 2 and max(ports) - min(ports) == 50  # two slots, the harness's stride
+
+    md = (out / "results.md").read_text()
+    assert "| scripted-good | 2 | 2 | 100.0 [100.0, 100.0] |" in md
+    assert "T003_fixture_live_search: needs the live web" in md
+    assert "| scripted-good |" in capsys.readouterr().out
+
+
+def test_driver_with_standin_harness_resumes_without_rerunning_finished_trials(run_eval_cli, model_server, tmp_path):
+    out = tmp_path / "run"
+    before = model_server.requests["scripted-good"]
+    assert run_eval_cli("--tasks", "T001", "--trials", "1", "--out", str(out)) == 0
+    per_trial = model_server.requests["scripted-good"] - before  # tool call + answer
+    assert per_trial == 2
+    first_trace = trace_files(out, T1)[0]
+    first_bytes = first_trace.read_bytes()
+
+    # More trials: only the new ones run; the finished trace is untouched.
+    assert run_eval_cli("--tasks", "T001", "--trials", "3", "--out", str(out)) == 0
+    assert model_server.requests["scripted-good"] - before == 3 * per_trial
+    assert first_trace.read_bytes() == first_bytes
+    assert load(out)["metric"]["num_trials"] == 3
+
+    # A trial cut short (no grading_result yet) is rerun, and only that one.
+    cut = trace_files(out, T1)[1]
+    cut.write_text("".join(cut.read_text().splitlines(keepends=True)[:-1]))
+    assert run_eval_cli("--tasks", "T001", "--trials", "3", "--out", str(out)) == 0
+    assert model_server.requests["scripted-good"] - before == 4 * per_trial
+    assert len(trace_files(out, T1)) == 3 and first_trace.read_bytes() == first_bytes
+
+    # Nothing left to do: no model call at all.
+    assert run_eval_cli("--tasks", "T001", "--trials", "3", "--out", str(out)) == 0
+    assert model_server.requests["scripted-good"] - before == 4 * per_trial
+
+
+def test_driver_with_standin_harness_counts_errored_trials_and_retries_them_on_rerun(
+    run_eval_cli, model_server, tmp_path
+):
+    """The scripted server fails every request of T002; those trials are errors, then rerun."""
+    out = tmp_path / "run"
+    model_server.broken_phrases.add("Summarise what my notes say")
+    try:
+        rc = run_eval_cli("--judge-model", "scripted-judge", "--trials", "2", "--parallel", "1", "--out", str(out))
+    finally:
+        model_server.broken_phrases.clear()
+    assert rc == 1  # finished, with errors
+    r = load(out)
+    assert r["metric"]["num_errors"] == 2 and r["metric"]["num_error_tasks"] == 1
+    assert r["metric"]["pass@1"] == 0.5  # T002 counts as failed
+    errors = [t for t in r["trials"] if t["error"]]
+    assert {t["task_id"] for t in errors} == {T2}
+    assert "harness exited 1 without a grade" in errors[0]["error"]
+    assert "Errored trials" in (out / "results.md").read_text()
+
+    assert run_eval_cli("--judge-model", "scripted-judge", "--trials", "2", "--out", str(out)) == 0
+    r = load(out)
+    assert r["metric"]["num_errors"] == 0 and r["metric"]["pass@1"] == 1.0
+
+
+def test_driver_with_standin_harness_stops_early_when_every_first_trial_fails(run_eval_cli, tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = run_eval_cli("--tasks", "T001", "--trials", "3", "--parallel", "1", "--out", str(out), model="scripted-broken")
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "the harness failed the first 1 trial(s)" in err and "HTTP Error 500" in err
+    assert len(list((out / "trials").rglob("harness.log"))) == 1  # the other two never started
+    assert not (out / "results.json").exists()
+
+
+def test_compare_with_standin_harness_results_places_models_side_by_side(run_eval_cli, tmp_path, capsys):
+    good, weak = tmp_path / "good", tmp_path / "weak"
+    assert run_eval_cli("--tasks", "T001", "--trials", "2", "--out", str(good)) == 0
+    assert run_eval_cli("--tasks", "T001", "--trials", "2", "--out", str(weak), "--label", "weak model",
+                        model="scripted-weak") == 0
+    capsys.readouterr()
+    table_file = tmp_path / "table.md"
+    assert main(["eval", "--compare", str(good / "results.json"), str(weak / "results.json"),
+                 "--out", str(table_file)]) == 0
+    table = capsys.readouterr().out
+    assert table == table_file.read_text()
+    lines = table.splitlines()
+    assert lines[0] == "| Model | Tasks | Trials | pass@1 | pass^2 | Completion | Robustness | Errors |"
+    assert lines[2].startswith("| scripted-good | 1 | 2 | 100.0 [100.0, 100.0] | 100.0 [100.0, 100.0] | 100.0")
+    assert lines[3].startswith("| weak model | 1 | 2 | 0.0 [0.0, 0.0] | 0.0 [0.0, 0.0] | 0.0")
+    assert "different task sets" not in table
+
+
+def test_dry_run_with_standin_checkout_lists_plan_and_starts_nothing(run_eval_cli, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_eval_cli("--tasks", "T1-4,C01_fixture_chat", "--judge-model", "scripted-judge",
+                        "--dry-run", "--out", str(out)) == 0
+    err = capsys.readouterr().err
+    assert "3 task(s) x 3 trial(s)" in err
+    assert f"run   {T2} (communication, judge)" in err
+    assert "run   C01_fixture_chat" in err
+    assert "skip  T003_fixture_live_search: needs the live web" in err
+    assert not out.exists()

@@ -1,0 +1,103 @@
+"""Validation of rendered intent texts: length, template tokens, meta replies, task coverage."""
+
+from __future__ import annotations
+
+import pytest
+
+from ise_trace.config import IntentConfig
+from ise_trace.intents.sampler import SampledIntent
+from ise_trace.intents.validation import uncovered_tasks, validate
+from ise_trace.schemas import DomainSpec, Persona, TaskSpec
+
+CONFIG = IntentConfig(min_chars=60, max_chars=600)
+
+
+def _intent(*tasks: tuple[str, tuple[str, ...]]) -> SampledIntent:
+    return SampledIntent(
+        index=0,
+        id="x",
+        seed=0,
+        complexity="medium",
+        persona=Persona(
+            id="p",
+            name="Ines Ferreira",
+            role="data analyst",
+            industry="logistics",
+            experience_level="senior",
+            communication_style="terse",
+            work_context="an audit",
+        ),
+        domains=[DomainSpec(name="File-IO", tasks=[TaskSpec(name=name, description="d") for name, _ in tasks])],
+        keywords=tuple(k for _, k in tasks),
+    )
+
+
+MERGE_AND_ARCHIVE = _intent(("merge csv files", ("merg", "combin", "csv")), ("archive a folder", ("archiv", "tar", "zip")))
+GOOD = (
+    "I have three exports in shipments/2024-q1/ (north.csv, south.csv, east.csv). Merge them into "
+    "shipments_q1.csv with one header row, then pack the folder into shipments_q1.tar.gz for the auditors."
+)
+
+
+def test_a_concrete_text_covering_its_tasks_passes():
+    assert validate(GOOD, MERGE_AND_ARCHIVE, CONFIG).ok
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("Merge the CSV files and zip them.", "too_short"),
+        (GOOD + " " + "Also keep a log of every step. " * 30, "too_long"),
+        (GOOD.replace("north.csv", "{file_name}"), "placeholder"),
+        (GOOD.replace("north.csv", "{{ region }}.csv"), "placeholder"),
+        (GOOD.replace("north.csv", "<input file>"), "placeholder"),
+        (GOOD.replace("north.csv", "<FILENAME>"), "placeholder"),
+        (GOOD.replace("north.csv", "[TODO: name]"), "placeholder"),
+        (GOOD.replace("north.csv", "[insert file]"), "placeholder"),
+        (GOOD.replace("north.csv", "XXX.csv"), "placeholder"),
+        (GOOD.replace("north.csv", "${REGION}.csv"), "placeholder"),
+        ("Sure! Here is a request: " + GOOD, "meta"),
+        ("As an AI language model I would write: " + GOOD, "meta"),
+        (
+            "I have three exports in shipments/2024-q1/ (north.txt, south.txt, east.txt). Please merge them into "
+            "one file with a single header row so I can send it on.",
+            "uncovered_tasks",
+        ),
+    ],
+)
+def test_bad_texts_are_rejected_with_their_reason(text, reason):
+    verdict = validate(text, MERGE_AND_ARCHIVE, CONFIG)
+    assert not verdict.ok
+    assert verdict.reason == reason
+    assert verdict.detail
+
+
+def test_html_tags_in_a_scraping_intent_are_not_placeholders():
+    intent = _intent(("extract a table from html", ("table", "html")))
+    text = "Our saved page reports/prices.html has a <table> with id 'rates'; turn its rows into rates.csv please."
+    assert validate(text, intent, CONFIG).ok
+
+
+def test_uncovered_tasks_names_what_is_missing():
+    text = "Merge north.csv and south.csv into all.csv, keeping one header row, and tell me the row count."
+    assert uncovered_tasks(text, MERGE_AND_ARCHIVE) == ["archive a folder"]
+    verdict = validate(text, MERGE_AND_ARCHIVE, CONFIG)
+    assert verdict.reason == "uncovered_tasks" and "archive a folder" in verdict.detail
+
+
+def test_short_stems_match_whole_words_only():
+    intent = _intent(("report disk usage", ("du", "df")))
+    during = "During the night the backup job wrote files to /srv/data; please tell me which folders grew the most."
+    assert uncovered_tasks(during, intent) == ["report disk usage"]
+    assert uncovered_tasks(during + " Use du for it.", intent) == []
+
+
+def test_long_stems_match_word_starts_so_inflections_count():
+    intent = _intent(("merge csv files", ("merg",)))
+    assert uncovered_tasks("The files were merged yesterday.", intent) == []
+    assert uncovered_tasks("The files were emerging yesterday.", intent) == ["merge csv files"]
+
+
+def test_partial_coverage_can_be_allowed_by_config():
+    text = "Merge north.csv and south.csv into all.csv, keeping one header row, and tell me the row count."
+    assert validate(text, MERGE_AND_ARCHIVE, CONFIG.model_copy(update={"min_task_coverage": 0.5})).ok

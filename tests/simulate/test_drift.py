@@ -1,0 +1,79 @@
+"""The role-drift check on labelled simulator turns: drifting ones are caught, clean ones pass."""
+
+from __future__ import annotations
+
+import pytest
+
+from ise_trace.simulate.digest import ExecutedCall, TurnDigest
+from ise_trace.simulate.drift import DriftKind, check_drift
+
+OK = TurnDigest([ExecutedCall("exec", "python3 clean.py", 0, False)])
+FAILED = TurnDigest([
+    ExecutedCall("write", "clean.py", 0, False),
+    ExecutedCall("exec", "python3 clean.py", 1, True, "NameError: name 'df' is not defined"),
+])
+NOTHING = TurnDigest([])
+
+# (simulator turn, digest of the agent turn it answers, expected drift kind or None for clean)
+LABELLED = [
+    # --- assistant voice
+    ("As an AI language model, I can't access your files.", OK, DriftKind.assistant_voice),
+    ("Here is your updated script with the fix applied.", OK, DriftKind.assistant_voice),
+    ("I've created the backup folder and copied the logs into it.", OK, DriftKind.assistant_voice),
+    ("Let me run the tests again to be sure.", OK, DriftKind.assistant_voice),
+    ("I will now write the config file for you.", OK, DriftKind.assistant_voice),
+    ("I am an AI assistant and this is what I found.", OK, DriftKind.assistant_voice),
+    # --- offering help
+    ("Done. Is there anything else I can help you with?", OK, DriftKind.offers_help),
+    ("Would you like me to add unit tests as well?", OK, DriftKind.offers_help),
+    ("Happy to help with the next step whenever you're ready.", OK, DriftKind.offers_help),
+    ("Let me know if you need anything else.", OK, DriftKind.offers_help),
+    ("How can I assist you further with the report?", OK, DriftKind.offers_help),
+    ("Shall I go ahead and compress the archive?", OK, DriftKind.offers_help),
+    # --- open questions about the user's own task
+    ("What would you like the output file to be called?", OK, DriftKind.open_question),
+    ("Which format do you want to use for the dates?", OK, DriftKind.open_question),
+    ("What should the columns of the summary be?", OK, DriftKind.open_question),
+    ("How would you like the results sorted?", OK, DriftKind.open_question),
+    ("What are your requirements for the cleanup job?", OK, DriftKind.open_question),
+    # --- claims the record contradicts
+    ("Great, it works now. Next, add a header row.", FAILED, DriftKind.contradicts_execution),
+    ("Perfect, the script ran successfully. Let's move on.", FAILED, DriftKind.contradicts_execution),
+    ("Nice, all tests are passing.", NOTHING, DriftKind.contradicts_execution),
+    ("It still fails with the same error.", OK, DriftKind.contradicts_execution),
+    ("I'm still getting an error when it runs.", OK, DriftKind.contradicts_execution),
+    # --- clean user turns
+    ("Can you make a folder called reports and put an empty notes.txt in it?", None, None),
+    ("The script crashed with a NameError on df. Please fix that and run it again.", FAILED, None),
+    ("Good. Now add a header row: date, carrier, weight_kg.", OK, None),
+    ("Before we call it done, run it once more and show me the first five lines.", OK, None),
+    ("Use ISO dates, YYYY-MM-DD. Name the file weekly_summary.csv.", OK, None),
+    ("Did the cleanup remove the temp files? Show me the folder listing.", OK, None),
+    ("You said you wrote the file but I don't see any write in what ran. Please actually create it.", NOTHING, None),
+    ("Make sure the tests pass before you tell me it works.", FAILED, None),
+    ("Why did it fail? Fix the import and rerun.", FAILED, None),
+    ("Thanks, that works for me. Now sort the rows by weight, heaviest first.", OK, None),
+    ("Our nightly export fails with a timeout; start by finding the script under jobs/.", None, None),
+    ("Let me know when the archive is ready.", OK, None),
+    ("Which file did you change? Show me the diff.", OK, None),
+]
+
+
+@pytest.mark.parametrize("text,digest,expected", LABELLED, ids=[t[:40] for t, _, _ in LABELLED])
+def test_drift_check_labels_each_example(text, digest, expected):
+    kinds = {f.kind for f in check_drift(text, digest)}
+    if expected is None:
+        assert kinds == set(), f"clean turn flagged as {kinds}"
+    else:
+        assert expected in kinds, f"drifting turn not caught (got {kinds})"
+
+
+def test_drift_findings_name_the_offending_words():
+    [finding] = check_drift("Would you like me to add unit tests as well?", OK)
+    assert "offers help" in finding.describe()
+    assert "Would you like me to" in finding.describe()
+
+
+def test_opening_turn_is_not_checked_against_a_record():
+    # Nothing has run before the first message, so describing one's own broken job is fine.
+    assert check_drift("Our build fails on main since Tuesday, can you look?", None) == []

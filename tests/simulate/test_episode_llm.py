@@ -1,0 +1,41 @@
+"""Full episodes with the REAL local model server (agent and user) over the REAL Docker sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from ise_trace.config import SimulateConfig
+from ise_trace.schemas import AssistantMessage, SystemMessage, TerminationReason, ToolMessage, Trajectory, UserMessage
+from ise_trace.simulate.episode import EpisodeSetup, run_episode
+
+from .scripted import make_intent
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+
+
+def test_full_episodes_against_the_real_model_server_and_sandbox(aio, sandbox_pool, llm_server):
+    from ise_trace.execute import TOOL_SCHEMAS, run_tool
+    from ise_trace.llm import make_chat_model
+
+    agent = make_chat_model("openai", llm_server.model, llm_server.base_url)
+    simulator = make_chat_model("openai", llm_server.model, llm_server.base_url)
+    config = SimulateConfig(max_user_turns=2, max_agent_steps=3, max_tool_calls=4, agent_max_tokens=96,
+                            user_max_tokens=96, time_budget_s=150)
+    setup = EpisodeSetup(agent, simulator, config, TOOL_SCHEMAS, run_tool, sandbox_pool.image, run_key="llm")
+    texts = ["Make a folder called reports and put a README.md in it.", "Count the lines of /etc/passwd."]
+    trajectories = [aio.run(run_episode(make_intent(f"llm-{k}", text), sandbox_pool, setup)) for k, text in enumerate(texts)]
+
+    for t in trajectories:
+        assert Trajectory.model_validate_json(t.model_dump_json()) == t
+        # A small model may break the loop in many ways; a broken sandbox or loop must not be one.
+        assert t.outcome.termination is not TerminationReason.infrastructure_error, t.outcome.reason
+        assert t.provenance.agent_model == llm_server.model == t.provenance.user_model
+        assert t.provenance.sandbox_image == sandbox_pool.image
+        assert isinstance(t.messages[0], SystemMessage)
+        calls = [tc.id for m in t.messages if isinstance(m, AssistantMessage) for tc in m.tool_calls]
+        assert calls == [m.tool_call_id for m in t.messages if isinstance(m, ToolMessage)]
+        assert calls == [e.tool_call_id for e in t.executions]
+        assert t.stats.user_turns <= config.max_user_turns and t.stats.tool_calls <= config.max_tool_calls
+    # The simulator opened the conversation in at least one episode, and the agent answered it.
+    opened = [t for t in trajectories if any(isinstance(m, UserMessage) and m.content.strip() for m in t.messages)]
+    assert opened and any(isinstance(m, AssistantMessage) for t in opened for m in t.messages)
