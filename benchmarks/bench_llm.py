@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=32, help="requests per row")
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--concurrency", default="1,4,16")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=LLMConfig().n_threads)
     parser.add_argument("--overhead-requests", type=int, default=300)
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]

@@ -2,9 +2,9 @@
 
 datasets 4 and later no longer run builder scripts, so the class is used directly:
 
-    import importlib.util
+    import importlib.util, sys
     spec = importlib.util.spec_from_file_location("ise_trace_builder", "builder/ise_trace.py")
-    module = importlib.util.module_from_spec(spec)
+    module = sys.modules["ise_trace_builder"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
 
     builder = module.IseTrace(config_name="demo", run_dir="runs/r1")            # trajectories
@@ -19,8 +19,6 @@ needs (Stage I, then Stage S+E) in `work_dir`, reusing what an earlier run finis
 `ise-trace build` shares this module's code (same features, rows and splits) to write the dataset
 folder that `load_dataset` and the Hub read: parquet shards plus the rendered card.
 """
-
-from __future__ import annotations
 
 import dataclasses
 from pathlib import Path

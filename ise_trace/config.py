@@ -63,7 +63,11 @@ class LLMConfig(Section):
         default_factory=dict, description="Sent with every request, e.g. chat_template_kwargs for Qwen3."
     )
     n_ctx: int = Field(4096, description="Context length of the embedded model.")
-    n_threads: int = Field(2, description="CPU threads of the embedded model.")
+    n_threads: int = Field(
+        1,
+        description="CPU threads of the embedded model. More only help on an idle machine: llama.cpp threads "
+        "spin at barriers, and with the cores shared (sandboxes, tests) 2 threads ran 10x slower than 1.",
+    )
     serve_host: str = Field("127.0.0.1", description="Address `ise-trace serve` listens on.")
     serve_port: int = Field(8000, description="Port `ise-trace serve` listens on.")
     serve_start_timeout_s: float = Field(600.0, description="Time a starting server has to answer /v1/models.")

@@ -84,8 +84,14 @@ def load_split(args: SFTScriptArguments, split: str):
             f"--dataset_name {args.dataset_name}: no such folder (build one with `ise-trace build`), "
             "and not a Hub id of the form org/name"
         )
+    # The builder's layout is read file by file: `datasets` caches a folder's named configs under the
+    # folder's base name alone, so a rebuilt (or another) `ise-trace` folder would load stale rows.
+    shards = sorted((folder / "data" / args.dataset_config).glob(f"{split}-*.parquet")) if folder.is_dir() else []
     try:
-        ds = datasets.load_dataset(source, name=args.dataset_config, revision=args.dataset_revision, split=split)
+        if shards:
+            ds = datasets.load_dataset("parquet", data_files={split: [str(p.resolve()) for p in shards]}, split=split)
+        else:
+            ds = datasets.load_dataset(source, name=args.dataset_config, revision=args.dataset_revision, split=split)
     except (ValueError, FileNotFoundError, ConnectionError, datasets.exceptions.DatasetNotFoundError) as e:
         raise SFTDataError(f"{where_}: cannot load config '{args.dataset_config}', split '{split}': {e}") from None
     if "messages" not in ds.column_names:

@@ -113,11 +113,11 @@ def rel(real):
 # ----------------------------------------------------------------------------- operations
 
 
-def _become_command():
-    os.setsid()
-    # Make commands, not the daemon, the first choice of the OOM killer.
+def _prefer_for_oom(pid):
+    # Make commands, not the daemon, the first choice of the OOM killer. Done from here rather
+    # than in a preexec hook: a Python hook in the child costs a full fork of the daemon.
     try:
-        with open("/proc/self/oom_score_adj", "w") as f:
+        with open(f"/proc/{pid}/oom_score_adj", "w") as f:
             f.write("1000")
     except OSError:
         pass
@@ -208,9 +208,10 @@ def _spawn(command, cwd):
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_become_command,
+                start_new_session=True,
                 close_fds=True,
             )
+            _prefer_for_oom(proc.pid)
             return proc, note
         except OSError as e:
             if attempt == 1:

@@ -38,10 +38,13 @@ stamp=.venv/.ise-trace-installed
 want="$(sha256sum pyproject.toml | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing Python packages (the first time compiles llama-cpp-python: ~10 minutes)"
-  .venv/bin/pip install -q --upgrade pip
+  log=.venv/pip-install.log
+  pipi() { .venv/bin/pip install "$@" >>"$log" 2>&1 || { tail -40 "$log" >&2; echo "pip install failed; full log: $log" >&2; exit 1; }; }
+  : >"$log"
+  pipi --upgrade pip
   # torch first, pinned: this version's CPU wheel is available locally; others are gigabytes.
-  .venv/bin/pip install -q torch==2.13.0
-  .venv/bin/pip install -q -e '.[dev]'
+  pipi torch==2.13.0
+  pipi -e '.[dev]'
   echo "$want" >"$stamp"
 fi
 

@@ -36,8 +36,9 @@ _FILES = ["data.csv", "report.md", "notes.txt", "main.py", "config.yaml"]
 _ASKS = ["count the lines of", "show the head of", "summarise", "check the format of", "list the columns of"]
 
 
-def tiny_trajectories(n: int = 8, seed: int = 0) -> list:
-    """`n` schema-valid trajectories with 1-3 user turns, tool calls and results; every 4th one failed."""
+def tiny_trajectories(n: int = 8, seed: int = 0, max_turns: int = 3, output_lines: int = 1) -> list:
+    """`n` schema-valid trajectories; trajectory i has 1 + i % max_turns user turns, each with a tool
+    call and a result of `output_lines` lines; every 4th trajectory failed."""
     from ise_trace.schemas import (
         AssistantMessage, DomainSpec, ExecutionRecord, FunctionCall, Intent, Outcome, Persona, Provenance,
         RendererInfo, SystemMessage, TaskSpec, TerminationReason, ToolCall, ToolMessage, Trajectory, UserMessage,
@@ -49,7 +50,7 @@ def tiny_trajectories(n: int = 8, seed: int = 0) -> list:
     for i in range(n):
         messages = [SystemMessage(content="You are an agent working in a Linux workspace.")]
         executions = []
-        for turn in range(1 + i % 3):
+        for turn in range(1 + i % max_turns):
             f = rng.choice(_FILES)
             messages.append(UserMessage(content=f"Turn {turn + 1}: please {rng.choice(_ASKS)} {f}."))
             call_id = f"call_{i}_{turn}"
@@ -58,8 +59,9 @@ def tiny_trajectories(n: int = 8, seed: int = 0) -> list:
                 content=f"Looking at {f}.", tool_calls=[ToolCall(id=call_id, function=FunctionCall(name=tool, arguments=args))]
             ))
             failed = rng.random() < 0.25
+            lines = [f"{rng.randint(2, 99)} {f} {rng.choice(_ASKS)}" for _ in range(output_lines)]
             messages.append(ToolMessage(
-                tool_call_id=call_id, name=tool, content=f"{f}: no such file" if failed else f"{rng.randint(2, 99)} {f}"
+                tool_call_id=call_id, name=tool, content=f"{f}: no such file" if failed else "\n".join(lines)
             ))
             executions.append(ExecutionRecord(tool_call_id=call_id, exit_code=int(failed), duration_ms=3.0, is_error=failed))
             messages.append(AssistantMessage(content=f"Done with turn {turn + 1}: {f} was {'missing' if failed else 'read'}."))

@@ -42,10 +42,16 @@ def make_parser():
 
 def parse(argv: list[str]):
     """(script_args, training_args, model_args) from a recipe and flags; unknown recipe keys are errors."""
+    from ise_trace.errors import ConfigError
+
     parser = make_parser()
-    if "--config" in argv and argv.index("--config") + 1 < len(argv):
-        check_recipe(argv[argv.index("--config") + 1], {a.dest for a in parser._actions} | {"env"})
-    return parser.parse_args_and_config(argv, fail_with_unknown_args=True)
+    recipe = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else None
+    if recipe:
+        check_recipe(recipe, {a.dest for a in parser._actions} | {"env"})
+    try:
+        return parser.parse_args_and_config(argv, fail_with_unknown_args=True)
+    except ValueError as e:  # settings that contradict each other or the machine (bf16 without a GPU...)
+        raise ConfigError(f"{recipe or 'flags'}: {e}") from None
 
 
 def check_recipe(path: str, known: set[str]) -> None:
@@ -175,12 +181,18 @@ def save(trainer, script_args, training_args) -> None:
         HfApi().upload_folder(repo_id=repo, folder_path=out / "merged", commit_message="ise-trace SFT, merged")
 
 
-if __name__ == "__main__":
+def cli(argv: list[str]) -> int:
+    """Run the script; a bad input prints one line and returns its exit code (2)."""
     from ise_trace.errors import UserError
 
     try:
-        main(*parse(sys.argv[1:]))
+        main(*parse(argv))
     except UserError as e:
-        if os.environ.get("RANK", "0") == "0":  # every rank hits the same bad input; say it once
+        if os.environ.get("RANK", "0") == "0":  # every rank meets the same bad input: say it once
             print(f"error: {e}", file=sys.stderr)
-        sys.exit(e.exit_code)
+        return e.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli(sys.argv[1:]))

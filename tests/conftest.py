@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.llm",
+    "tests.fixtures.hub_server",
 ]

@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="run simulated users and agents over intents in live sandboxes")
     p.add_argument("--intents", required=True, help="intents.jsonl (one intent per line), from `ise-trace intents`")
     p.add_argument("--out", required=True, help="run folder; rerun with the same folder to resume")
-    p.add_argument("--config", default=None, help="YAML file with simulate settings (flags override it)")
+    p.add_argument("--config", default=None,
+                   help="YAML with SimulateConfig fields, at the top level or under 'simulate:' (flags override it)")
     for role in ("agent", "user"):
         same = " (default: as the agent)" if role == "user" else ""
         p.add_argument(f"--{role}-backend", default=None, help=f"openai | llama-cpp | vllm{same or ' (default: llama-cpp)'}")
@@ -48,17 +49,23 @@ def _help(field: str) -> str:
     from ..config import SimulateConfig
 
     info = SimulateConfig.model_fields[field]
-    return f"{info.description or field} (default {info.default})"
+    return f"{(info.description or field).rstrip('.')} (default {info.default})"
 
 
 def load_config(args: argparse.Namespace):
     from ..config import SimulateConfig, build_section, load_yaml
+    from ..errors import ConfigError
 
     values: dict = {}
     source = "simulate options"
     if args.config:
+        # Either the simulate settings themselves, or a recipe whose `simulate:` key holds them
+        # (its other top-level keys belong to other stages).
         data = load_yaml(args.config)
-        values = dict(data.get("simulate", data)) if isinstance(data.get("simulate", data), dict) else {}
+        section = data.get("simulate", data)
+        if not isinstance(section, dict):
+            raise ConfigError(f"{args.config}: 'simulate' must be a mapping of settings")
+        values = dict(section)
         source = str(args.config)
     for field in _OVERRIDES:
         given = getattr(args, field)

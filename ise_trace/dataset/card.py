@@ -119,12 +119,38 @@ def glance_rows(stats: CorpusStats) -> list[dict[str, str]]:
     ]
 
 
+# The values a template may use; `card_context` provides exactly these.
+CONTEXT_KEYS = (
+    "card_data", "pretty_name", "build", "stats", "glance", "splits", "plots", "provenance", "run_info",
+    "built_at", "ise_trace_version",
+)
+
+
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
 def check_template(path: Path) -> None:
-    """Fail before any work is done when the template is not there."""
+    """Fail before any work is done when the template is missing, does not parse, or uses a
+    value the build does not provide."""
+    import jinja2
+    import jinja2.meta
+
     if not path.is_file():
         raise CardTemplateError(
             f"{path}: card template not found; restore dataset_card.md from the ise-trace sources "
             f"or pass --card-template PATH"
+        )
+    try:
+        ast = _environment().parse(path.read_text(encoding="utf-8"))
+    except jinja2.TemplateSyntaxError as e:
+        raise CardTemplateError(f"{where(path, e.lineno)}: card template does not parse: {e.message}") from None
+    unknown = sorted(jinja2.meta.find_undeclared_variables(ast) - set(CONTEXT_KEYS))
+    if unknown:
+        raise CardTemplateError(
+            f"{path}: card template uses unknown values {', '.join(unknown)}; known: {', '.join(CONTEXT_KEYS)}"
         )
 
 
@@ -132,14 +158,10 @@ def render_card(template: Path, context: dict[str, Any]) -> str:
     import jinja2
 
     check_template(template)
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     try:
-        return env.from_string(template.read_text(encoding="utf-8")).render(**context)
-    except jinja2.TemplateSyntaxError as e:
-        raise CardTemplateError(f"{where(template, e.lineno)}: card template does not parse: {e.message}") from None
-    except jinja2.UndefinedError as e:
-        names = ", ".join(sorted(context))
-        raise CardTemplateError(f"{template}: card template uses an unknown value ({e.message}); known: {names}") from None
+        return _environment().from_string(template.read_text(encoding="utf-8")).render(**context)
+    except jinja2.UndefinedError as e:  # e.g. a field of `stats` that does not exist
+        raise CardTemplateError(f"{template}: card template uses an unknown value ({e.message})") from None
 
 
 def card_context(
@@ -154,7 +176,7 @@ def card_context(
     built_at: str,
     ise_trace_version: str,
 ) -> dict[str, Any]:
-    return {
+    context = {
         "card_data": card_data.rstrip("\n"),
         "pretty_name": build.pretty_name,
         "build": build,
@@ -167,3 +189,5 @@ def card_context(
         "built_at": built_at,
         "ise_trace_version": ise_trace_version,
     }
+    assert set(context) == set(CONTEXT_KEYS)  # keep the template check in step with the values
+    return context

@@ -155,7 +155,7 @@ def build_folder(
 
         stats = traj.stats.result(
             failures=run.failure_count(),
-            splits={s: info.num_rows for s, info in traj.splits.items()},
+            splits={s: traj.splits[s].num_rows for s in SPLITS if s in traj.splits},
             embedder=build.embedder if build.vendi else None,
         )
         configs = [

@@ -8,6 +8,7 @@ are never moved: publishing a version twice is an error, and old versions stay l
 from __future__ import annotations
 
 import contextlib
+import importlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,17 +71,27 @@ def commit_message(tag: str, stats: CorpusStats) -> tuple[str, str]:
     return title, body
 
 
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Connection-level errors of the HTTP client huggingface_hub uses (httpx2 in 2.x, httpx in 1.x)."""
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for name in ("httpx2", "httpx"):
+        try:
+            errors.append(importlib.import_module(name).TransportError)
+        except ImportError:
+            continue
+    return tuple(errors)
+
+
 @contextlib.contextmanager
 def hub_errors(endpoint: str, repo_id: str) -> Iterator[None]:
     """Turn the client's transport and HTTP errors into one message each."""
-    import httpx
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     try:
         yield
     except OfflineModeIsEnabled:
         raise PushError("HF_HUB_OFFLINE is set, so nothing can be pushed: unset it and push again") from None
-    except (httpx.TransportError, ConnectionError) as e:
+    except _transport_errors() as e:
         raise PushError(
             f"cannot reach the hub at {endpoint} ({type(e).__name__}: {e}); check --endpoint (or HF_ENDPOINT) "
             f"and the network, then push again"
@@ -95,6 +106,21 @@ def hub_errors(endpoint: str, repo_id: str) -> Iterator[None]:
         if status == 403:
             raise PushError(f"the token may not write to {repo_id} on {endpoint} (403 Forbidden); use a write token") from None
         raise PushError(f"the hub at {endpoint} refused the push to {repo_id}: {e}") from None
+
+
+@contextlib.contextmanager
+def _client_progress_bars(show: bool) -> Iterator[None]:
+    """huggingface_hub's own upload bars follow --quiet, and are restored afterwards."""
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    was_disabled = are_progress_bars_disabled()
+    if not show:
+        disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not show and not was_disabled:
+            enable_progress_bars()
 
 
 def push_folder(
@@ -123,7 +149,7 @@ def push_folder(
     stats = stats_of_folder(folder, embedder=None)
     title, body = commit_message(tag, stats)
 
-    with hub_errors(api.endpoint, repo_id):
+    with hub_errors(api.endpoint, repo_id), _client_progress_bars(show_progress):
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         refs = api.list_repo_refs(repo_id, repo_type="dataset")
         if any(t.name == tag for t in refs.tags):

@@ -34,7 +34,7 @@ def write_plots(stats: CorpusStats, assets: Path) -> dict[str, str]:
     for key, draw in drawers.items():
         fig = draw(plt, stats)
         try:
-            fig.savefig(assets / PLOT_FILES[key], dpi=110, bbox_inches="tight")
+            fig.savefig(assets / PLOT_FILES[key], dpi=100)
         finally:
             plt.close(fig)
         written[key] = f"{assets.name}/{PLOT_FILES[key]}"
@@ -42,7 +42,7 @@ def write_plots(stats: CorpusStats, assets: Path) -> dict[str, str]:
 
 
 def _user_turns(plt, stats: CorpusStats):
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=(6, 3.2), layout="constrained")
     hist = stats.user_turn_histogram
     ax.bar(list(hist), list(hist.values()), color="#4C72B0")
     ax.axvline(stats.user_turns.mean, color="#C44E52", linestyle="--", label=f"mean {stats.user_turns.mean:.2f}")
@@ -54,7 +54,7 @@ def _user_turns(plt, stats: CorpusStats):
 
 
 def _tool_calls(plt, stats: CorpusStats):
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
     items = list(stats.tool_call_counts.items())[:MAX_TOOLS_SHOWN]
     names = [n for n, _ in items][::-1]
     counts = [c for _, c in items][::-1]
@@ -67,7 +67,7 @@ def _tool_calls(plt, stats: CorpusStats):
 def _cooccurrence(plt, stats: CorpusStats):
     tools = list(stats.tool_call_counts)[:MAX_TOOLS_SHOWN]
     matrix = [[stats.tool_cooccurrence[a][b] for b in tools] for a in tools]
-    fig, ax = plt.subplots(figsize=(5.5, 4.8))
+    fig, ax = plt.subplots(figsize=(5.5, 4.8), layout="constrained")
     im = ax.imshow(matrix or [[0]], cmap="viridis")
     ax.set_xticks(range(len(tools)), tools, rotation=60, ha="right")
     ax.set_yticks(range(len(tools)), tools)
@@ -77,7 +77,9 @@ def _cooccurrence(plt, stats: CorpusStats):
 
 
 def _domains_complexity(plt, stats: CorpusStats):
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [2.2, 1]})
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [2.2, 1]}, layout="constrained"
+    )
     domains = list(stats.domain_counts.items())[::-1]
     left.barh([d for d, _ in domains], [c for _, c in domains], color="#8172B2")
     left.set_xlabel("trajectories")

@@ -12,7 +12,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-BATCH_ROWS = 256  # one row group; small enough for streaming readers to fetch a few MB at a time
+FIRST_BATCH_ROWS = 16  # measures the row size; later batches are sized from it
+MAX_BATCH_ROWS = 1024
+MAX_BATCH_BYTES = 32 * 1024 * 1024  # one row group: streaming readers fetch a few MB at a time
+
+
+def storage_type(t):
+    """`t` with extension types (at any depth) replaced by their storage types."""
+    import pyarrow as pa
+
+    if isinstance(t, pa.BaseExtensionType):
+        return storage_type(t.storage_type)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        item = t.value_field.with_type(storage_type(t.value_type))
+        return pa.list_(item) if pa.types.is_list(t) else pa.large_list(item)
+    if pa.types.is_struct(t):
+        return pa.struct([f.with_type(storage_type(f.type)) for f in t])
+    return t
+
+
+def storage_schema(schema):
+    import pyarrow as pa
+
+    return pa.schema([f.with_type(storage_type(f.type)) for f in schema], metadata=schema.metadata)
 
 
 @dataclass
@@ -20,6 +42,7 @@ class _SplitWriter:
     folder: Path
     split: str
     schema: Any  # pyarrow.Schema with the `datasets` features in its metadata
+    storage_schema: Any  # the same with every extension type replaced by its storage type
     max_shard_bytes: int
     rows: list[dict[str, Any]] = field(default_factory=list)
     shards: list[Path] = field(default_factory=list)
@@ -27,10 +50,11 @@ class _SplitWriter:
     num_bytes: int = 0
     _writer: Any = None
     _shard_bytes: int = 0
+    _batch_rows: int = FIRST_BATCH_ROWS
 
     def add(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
-        if len(self.rows) >= BATCH_ROWS:
+        if len(self.rows) >= self._batch_rows:
             self._flush()
 
     def _flush(self) -> None:
@@ -39,7 +63,8 @@ class _SplitWriter:
 
         if not self.rows:
             return
-        table = pa.Table.from_pylist(self.rows, schema=self.schema)
+        # pyarrow builds extension types (Json) from Python objects only via their storage type
+        table = pa.Table.from_pylist(self.rows, schema=self.storage_schema).cast(self.schema)
         self.rows = []
         if self._writer is None:
             path = self.folder / f".{self.split}-{len(self.shards):05d}.partial.parquet"
@@ -50,6 +75,9 @@ class _SplitWriter:
         self._shard_bytes += table.nbytes
         self.num_rows += table.num_rows
         self.num_bytes += table.nbytes
+        # Batches of at most an eighth of a shard keep every shard within 1/8 of its bound.
+        target = min(self.max_shard_bytes / 8, MAX_BATCH_BYTES)
+        self._batch_rows = max(1, min(MAX_BATCH_ROWS, int(target * self.num_rows / max(self.num_bytes, 1))))
         if self._shard_bytes >= self.max_shard_bytes:
             self._close_shard()
 
@@ -86,7 +114,9 @@ class ShardedWriter:
     def add(self, split: str, row: dict[str, Any]) -> None:
         w = self._splits.get(split)
         if w is None:
-            w = self._splits[split] = _SplitWriter(self.folder, split, self._schema, self.max_shard_bytes)
+            w = self._splits[split] = _SplitWriter(
+                self.folder, split, self._schema, storage_schema(self._schema), self.max_shard_bytes
+            )
         w.add(row)
 
     def add_all(self, items: Iterable[tuple[str, dict[str, Any]]]) -> None:

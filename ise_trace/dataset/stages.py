@@ -32,7 +32,10 @@ def work_dir_for(out: Path, build: BuildConfig) -> Path:
 def _run_stage(argv: list[str], ok: tuple[int, ...] = (0,)) -> None:
     from ..cli import main
 
-    code = main(argv)
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse rejected the arguments (it has printed why)
+        code = e.code if isinstance(e.code, int) else 2
     if code not in ok:
         raise UserError(
             f"stage `ise-trace {argv[0]}` stopped (exit {code}; its message is above); "

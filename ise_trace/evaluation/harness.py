@@ -1,9 +1,11 @@
-"""Run one trial of one task through the official Claw-Eval CLI and read back its grade.
+"""Run a task's trials through the official Claw-Eval CLI and read back their grades.
 
-Each trial is one `claw-eval run --task DIR --trials 1 --port-offset N --trace-dir D` process in
-its own session (so a timeout or Ctrl-C also ends the mock services it started). The harness
-writes a JSONL trace and appends a `grading_result` event once the trial is graded; that event
-is the only proof a trial finished, which is also how the harness's own `--continue` decides.
+Each task is one `claw-eval batch --tasks-dir <checkout>/tasks --filter <folder> --parallel 1
+--trials N --port-base-offset <slot>` process in its own session, so a timeout or Ctrl-C also
+ends the mock services it started. Batch mode is the harness's graded path: it appends a
+`grading_result` event to each trace it grades (its single-task `run` only prints the grade).
+That event is the proof a trial finished, the same test the harness's own `--continue` applies,
+and `--continue <folder>` makes it run only the trials still missing.
 """
 
 from __future__ import annotations
@@ -12,23 +14,23 @@ import contextlib
 import json
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import UserError
 from .tasks import ClawTask
 
-# Written to the run folder; keys are read from the environment by the harness itself
-# (its config supports ${VAR}), so no secret ever lands on disk.
+# The harness config reads keys from the environment (it expands ${VAR}): no secret on disk.
 MODEL_KEY_VAR = "ISE_TRACE_EVAL_MODEL_KEY"
 JUDGE_KEY_VAR = "ISE_TRACE_EVAL_JUDGE_KEY"
-HELP_MARKERS = ("--port-offset", "--trace-dir", "--task")
+HELP_MARKERS = ("--continue", "--port-base-offset", "--filter", "--trace-dir")
+BATCH_RESULTS = "batch_results.json"
 
 
 @dataclass(frozen=True)
@@ -64,28 +66,44 @@ def resolve_harness(checkout: Path, harness_cmd: str | None) -> Harness:
 
 
 def check_harness(harness: Harness, timeout_s: float = 120.0) -> None:
-    """Ask the CLI for `run --help` and make sure it is the harness this driver speaks to."""
+    """Ask the CLI for `batch --help` and make sure it is the harness this driver speaks to."""
     try:
         proc = subprocess.run(
-            [*harness.command, "run", "--help"],
+            [*harness.command, "batch", "--help"],
             cwd=harness.checkout,
             env={**os.environ, **harness.env},
             capture_output=True,
             text=True,
             timeout=timeout_s,
         )
-    except FileNotFoundError:
-        raise UserError(f"harness command {harness.describe()!r}: no such program") from None
+    except (FileNotFoundError, PermissionError) as e:
+        raise UserError(f"harness command {harness.describe()!r}: cannot start it ({e.strerror})") from None
     except subprocess.TimeoutExpired:
-        raise UserError(f"harness command {harness.describe()!r}: `run --help` did not answer in {timeout_s:.0f}s") from None
+        raise UserError(f"harness command {harness.describe()!r}: `batch --help` did not answer in {timeout_s:.0f}s") from None
     text = proc.stdout + proc.stderr
     if proc.returncode != 0 or not all(marker in text for marker in HELP_MARKERS):
         tail = " | ".join(text.strip().splitlines()[-3:])
         raise UserError(
-            f"harness command {harness.describe()!r} is not the Claw-Eval CLI (`run --help` exited "
+            f"harness command {harness.describe()!r} is not the Claw-Eval CLI (`batch --help` exited "
             f"{proc.returncode} without {', '.join(HELP_MARKERS)}): {tail or 'no output'}. "
             "Install the checkout (pip install -e '.[mock]') or pass --harness-cmd."
         )
+
+
+def filter_args(task: ClawTask, all_tasks: list[ClawTask]) -> list[str]:
+    """Batch flags that select exactly `task` (its --filter is a substring of the folder path)."""
+    needle = task.folder.name.lower()
+    clashes = [t for t in all_tasks if t is not task and needle in str(t.folder).lower()]
+    args = ["--filter", task.folder.name]
+    if clashes and task.family == "T" and task.number is not None:
+        args += ["--range", f"{task.number}-{task.number}"]
+        clashes = [t for t in clashes if t.family == "T" and t.number == task.number]
+    if clashes:
+        raise UserError(
+            f"task {task.folder.name}: the harness's --filter cannot single it out from "
+            f"{', '.join(t.folder.name for t in clashes)}; run it with --harness-cmd pointing at a copy without them"
+        )
+    return args
 
 
 def harness_config_yaml(model: str, base_url: str, judge_model: str | None, judge_base_url: str | None) -> str:
@@ -136,19 +154,24 @@ def _read_events(path: Path) -> list[dict]:
     return events
 
 
-def read_graded_trial(trial_dir: Path, task: ClawTask, trial: int, run_root: Path) -> TrialResult | None:
-    """The trial's grade from its harness trace, or None when no trace carries a grading_result."""
-    traces = sorted((trial_dir / "traces").rglob("*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for trace in traces:
+def read_graded_trials(task_dir: Path, task: ClawTask, limit: int, run_root: Path) -> list[TrialResult]:
+    """The task's graded trials, oldest first, numbered 0.. (at most `limit`)."""
+    graded = []
+    for trace in task_dir.glob("*/*.jsonl"):
         events = _read_events(trace)
         grading = next((e for e in reversed(events) if e.get("type") == "grading_result"), None)
         if grading is None:
             continue
+        start = next((e for e in events if e.get("type") == "trace_start"), {})
         end = next((e for e in reversed(events) if e.get("type") == "trace_end"), {})
+        graded.append((str(start.get("timestamp", "")), trace.name, trace, grading, end))
+    graded.sort(key=lambda item: item[:2])
+    results = []
+    for index, (_, _, trace, grading, end) in enumerate(graded[:limit]):
         scores = grading.get("scores") or {}
-        return TrialResult(
+        results.append(TrialResult(
             task_id=task.task_id,
-            trial=trial,
+            trial=index,
             category=task.category,
             completion=scores.get("completion"),
             robustness=scores.get("robustness"),
@@ -159,8 +182,32 @@ def read_graded_trial(trial_dir: Path, task: ClawTask, trial: int, run_root: Pat
             trace=str(trace.relative_to(run_root)),
             tokens=end.get("total_tokens"),
             wall_time_s=end.get("wall_time_s"),
-        )
-    return None
+        ))
+    return results
+
+
+def existing_batch_dir(task_dir: Path) -> Path | None:
+    """The harness's trace folder from an earlier attempt at this task, to --continue."""
+    folders = sorted(p for p in task_dir.iterdir() if p.is_dir()) if task_dir.is_dir() else []
+    return folders[0] if folders else None
+
+
+def _harness_errors(batch_dir: Path | None, task: ClawTask) -> list[str]:
+    """Error messages the harness recorded for this task in its batch results, if any."""
+    if batch_dir is None:
+        return []
+    try:
+        entries = json.loads((batch_dir / BATCH_RESULTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    messages = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or entry.get("task_id") != task.task_id:
+            continue
+        messages += [str(t["error"]) for t in entry.get("trials") or [] if isinstance(t, dict) and t.get("error")]
+        if entry.get("error") and not messages:
+            messages.append(str(entry["error"]))
+    return messages
 
 
 def _last_words(log: Path, lines: int = 3) -> str:
@@ -172,10 +219,10 @@ def _last_words(log: Path, lines: int = 3) -> str:
 
 
 def _end_group(pgid: int, grace_s: float) -> None:
-    """End a trial's process group: the harness and any mock service it left behind.
+    """End a task's process group: the harness and any mock service it left behind.
 
     Left-over services matter: the harness reuses whatever answers on a port, so a stale one
-    would serve the next trial in that slot with old state.
+    would serve the next task in that slot with old state.
     """
     try:
         os.killpg(pgid, signal.SIGTERM)
@@ -193,11 +240,11 @@ def _end_group(pgid: int, grace_s: float) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-class TrialLauncher:
-    """Starts harness trials and can stop every running one (on timeout or Ctrl-C)."""
+class TaskLauncher:
+    """Starts harness batch runs, one task each, and can stop every running one."""
 
     def __init__(self, harness: Harness, config_path: Path, model: str, base_url: str,
-                 use_judge: bool, env: dict[str, str], timeout_s: float):
+                 use_judge: bool, env: dict[str, str], trial_timeout_s: float, all_tasks: list[ClawTask]):
         self.harness = harness
         self.config_path = config_path
         self.model = model
@@ -206,57 +253,67 @@ class TrialLauncher:
         # Unbuffered, so harness.log keeps output and tracebacks in order even when it is killed.
         self.env = {**os.environ, **harness.env, **env, "PYTHONUNBUFFERED": "1",
                     "NO_PROXY": "localhost,127.0.0.1", "no_proxy": "localhost,127.0.0.1"}
-        self.timeout_s = timeout_s
+        self.trial_timeout_s = trial_timeout_s
+        self.all_tasks = all_tasks
         self._running: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
-    def run(self, task: ClawTask, trial: int, trial_dir: Path, port_offset: int, run_root: Path) -> TrialResult:
-        if trial_dir.exists():
-            shutil.rmtree(trial_dir)  # an unfinished attempt: its partial trace must not be read later
-        (trial_dir / "traces").mkdir(parents=True)
-        log = trial_dir / "harness.log"
+    def command(self, task: ClawTask, trials: int, task_dir: Path, port_offset: int) -> list[str]:
         command = [
-            *self.harness.command, "run",
-            "--task", str(task.folder),
+            *self.harness.command, "batch",
+            "--tasks-dir", str(task.folder.parent),
+            *filter_args(task, self.all_tasks),
+            "--parallel", "1",
+            "--trials", str(trials),
             "--config", str(self.config_path),
             "--model", self.model,
             "--base-url", self.base_url,
-            "--trials", "1",
-            "--trace-dir", str(trial_dir / "traces"),
-            "--port-offset", str(port_offset),
+            "--port-base-offset", str(port_offset),
         ]
+        previous = existing_batch_dir(task_dir)
+        command += ["--continue", str(previous)] if previous else ["--trace-dir", str(task_dir)]
         if not self.use_judge:
             command.append("--no-judge")
+        return command
+
+    def run(self, task: ClawTask, trials: int, task_dir: Path, port_offset: int, run_root: Path) -> list[TrialResult]:
+        """Bring the task to `trials` graded trials; return one row per trial (errors included)."""
+        task_dir.mkdir(parents=True, exist_ok=True)
+        missing = trials - len(read_graded_trials(task_dir, task, trials, run_root))
+        log = task_dir / "harness.log"
         timed_out = False
-        with open(log, "wb") as out:
-            if self._stopping.is_set():
-                return TrialResult(task.task_id, trial, task.category, error="interrupted")
-            proc = subprocess.Popen(command, cwd=self.harness.checkout, env=self.env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-            with self._lock:
-                self._running.add(proc)
-            try:
-                proc.wait(timeout=self.timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                _end_group(proc.pid, grace_s=5.0)
-                proc.wait()
+        with open(log, "ab") as out:
+            out.write(f"\n=== {datetime.now(timezone.utc).isoformat(timespec='seconds')} "
+                      f"ise-trace eval: {missing} trial(s) to run\n".encode())
+            out.flush()
+            if not self._stopping.is_set():
+                proc = subprocess.Popen(self.command(task, trials, task_dir, port_offset), cwd=self.harness.checkout,
+                                        env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
                 with self._lock:
-                    self._running.discard(proc)
-        graded = read_graded_trial(trial_dir, task, trial, run_root)
-        if graded is not None:
-            return graded
-        if timed_out:
-            reason = f"timed out after {self.timeout_s:.0f}s"
-        elif self._stopping.is_set():
-            reason = "interrupted"
-        else:
-            reason = f"harness exited {proc.returncode} without a grade"
-        words = _last_words(log)
-        return TrialResult(task.task_id, trial, task.category,
-                           error=f"{reason}: {words}" if words else reason)
+                    self._running.add(proc)
+                try:
+                    proc.wait(timeout=self.trial_timeout_s * max(missing, 1))
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                finally:
+                    _end_group(proc.pid, grace_s=5.0)
+                    proc.wait()
+                    with self._lock:
+                        self._running.discard(proc)
+        results = read_graded_trials(task_dir, task, trials, run_root)
+        if len(results) < trials:
+            if timed_out:
+                reasons = [f"timed out after {self.trial_timeout_s * max(missing, 1):.0f}s"]
+            elif self._stopping.is_set():
+                reasons = ["interrupted"]
+            else:
+                reasons = _harness_errors(existing_batch_dir(task_dir), task)
+                reasons = reasons or [f"harness exited {proc.returncode} without a grade: {_last_words(log)}"]
+            for index in range(len(results), trials):
+                reason = reasons[min(index - len(results), len(reasons) - 1)]
+                results.append(TrialResult(task.task_id, index, task.category, error=reason))
+        return results
 
     def stop_all(self) -> None:
         self._stopping.set()

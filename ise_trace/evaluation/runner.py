@@ -1,13 +1,14 @@
-"""Plan an eval (every check that can fail fast), then run its trials through the harness.
+"""Plan an eval (every check that can fail fast), then run its tasks through the harness.
 
 Layout of a run folder:
-  run.json                 what was asked (model, judge, harness); a rerun must match it
-  harness_config.yaml      the config the harness reads (keys come from the environment)
-  trials/<task>/trial-<i>/ harness.log and traces/ (the harness's JSONL trace)
-  results.json, results.md the scores, rewritten at the end of every invocation
+  run.json                  what was asked (model, judge, harness); a rerun must match it
+  harness_config.yaml       the config the harness reads (keys come from the environment)
+  tasks/<task>/harness.log  the harness's output, one section per invocation
+  tasks/<task>/<model>_<date>/  the harness's batch folder: JSONL traces, batch_results.json
+  results.json, results.md  the scores, rewritten at the end of every invocation
 
 A trial is finished once its trace carries a grading_result; a rerun skips finished trials and
-reruns the rest (never started, interrupted or errored).
+asks the harness (`--continue`) for the rest (never started, interrupted or errored).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import sys
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,11 +32,12 @@ from .harness import (
     JUDGE_KEY_VAR,
     MODEL_KEY_VAR,
     Harness,
-    TrialLauncher,
+    TaskLauncher,
     TrialResult,
     check_harness,
+    filter_args,
     harness_config_yaml,
-    read_graded_trial,
+    read_graded_trials,
     resolve_harness,
 )
 from .report import results_markdown, score_trials
@@ -67,13 +70,14 @@ class EvalPlan:
     out: Path
     label: str
     commit: str | None
+    all_tasks: list[ClawTask]
 
     @property
     def config(self) -> EvalConfig:
         return self.request.config
 
-    def trial_dir(self, task: ClawTask, trial: int) -> Path:
-        return self.out / "trials" / task.folder.name / f"trial-{trial}"
+    def task_dir(self, task: ClawTask) -> Path:
+        return self.out / "tasks" / task.folder.name
 
 
 def _safe_name(text: str) -> str:
@@ -144,6 +148,9 @@ def plan_eval(request: EvalRequest, check_servers: bool = True) -> EvalPlan:
             "or select tasks with rule-based graders only"
         )
     _check_ports(selection, config)
+    every_task = list(checkout.tasks.values())
+    for task in selection.tasks:
+        filter_args(task, every_task)
     harness = resolve_harness(checkout.root, request.harness_cmd)
     check_harness(harness)
     if check_servers:
@@ -158,7 +165,8 @@ def plan_eval(request: EvalRequest, check_servers: bool = True) -> EvalPlan:
     out = out.resolve()
     commit = checkout.commit()
     _check_resumable(out, _manifest(request, label, harness, commit))
-    return EvalPlan(request=request, selection=selection, harness=harness, out=out, label=label, commit=commit)
+    return EvalPlan(request=request, selection=selection, harness=harness, out=out, label=label, commit=commit,
+                    all_tasks=every_task)
 
 
 def describe_plan(plan: EvalPlan) -> str:
@@ -168,22 +176,24 @@ def describe_plan(plan: EvalPlan) -> str:
     return "\n".join(lines)
 
 
-def _run_pending(plan: EvalPlan, pending: list[tuple[ClawTask, int]], launcher: TrialLauncher,
-                 progress: Progress) -> list[TrialResult]:
-    """Run trials on `parallel` port slots; stop early if the harness fails every first trial."""
+def _run_pending(plan: EvalPlan, pending: list[ClawTask], graded_before: dict[str, int],
+                 launcher: TaskLauncher, progress: Progress) -> list[TrialResult]:
+    """Run tasks on `parallel` port slots; stop early if the harness grades nothing at first."""
     config = plan.config
     slots: queue.Queue[int] = queue.Queue()
     for i in range(config.parallel):
         slots.put(config.port_base_offset + i * config.port_stride)
 
-    def one(task: ClawTask, trial: int) -> TrialResult:
+    def one(task: ClawTask) -> list[TrialResult]:
         offset = slots.get()
         try:
-            return launcher.run(task, trial, plan.trial_dir(task, trial), offset, plan.out)
+            return launcher.run(task, config.trials, plan.task_dir(task), offset, plan.out)
         finally:
             slots.put(offset)
 
     results: list[TrialResult] = []
+    tasks_done = 0
+    newly_graded = 0
     todo = list(pending)
     first_wave = min(config.parallel, len(todo))
     futures: set[Future] = set()
@@ -192,7 +202,7 @@ def _run_pending(plan: EvalPlan, pending: list[tuple[ClawTask, int]], launcher: 
         def fill() -> None:
             # Submit only what can start now, so stopping early leaves the rest unstarted.
             while todo and len(futures) < config.parallel:
-                futures.add(pool.submit(one, *todo.pop(0)))
+                futures.add(pool.submit(one, todo.pop(0)))
 
         try:
             fill()
@@ -200,14 +210,22 @@ def _run_pending(plan: EvalPlan, pending: list[tuple[ClawTask, int]], launcher: 
                 done, remaining = wait(futures, return_when=FIRST_COMPLETED)
                 futures.intersection_update(remaining)
                 for future in done:
-                    result = future.result()
-                    results.append(result)
-                    progress.update(ok=result.error is None)
-                if len(results) >= first_wave and all(r.error for r in results):
+                    rows = future.result()
+                    tasks_done += 1
+                    results += rows
+                    graded = sum(1 for r in rows if not r.error) - graded_before.get(rows[0].task_id, 0)
+                    newly_graded += graded
+                    if graded:
+                        progress.update(ok=True, n=graded)
+                    errors = sum(1 for r in rows if r.error)
+                    if errors:
+                        progress.update(ok=False, n=errors)
+                if tasks_done >= first_wave and newly_graded == 0:
+                    first = next(r for r in results if r.error)
                     raise UserError(
-                        f"the harness failed the first {len(results)} trial(s) of this run, e.g. "
-                        f"{results[0].task_id} trial {results[0].trial}: {results[0].error}. "
-                        f"Logs: {plan.out / 'trials'}. Fix the cause and rerun the same command."
+                        f"the harness graded no trial of the first {tasks_done} task(s) of this run, e.g. "
+                        f"{first.task_id}: {first.error}. Logs: {plan.out / 'tasks'}. "
+                        "Fix the cause and rerun the same command."
                     )
                 fill()
         except BaseException:
@@ -218,7 +236,7 @@ def _run_pending(plan: EvalPlan, pending: list[tuple[ClawTask, int]], launcher: 
 
 
 def run_eval(plan: EvalPlan) -> dict[str, Any]:
-    """Run every unfinished trial, then score all trials and write results.json and results.md."""
+    """Run every unfinished task, then score all trials and write results.json and results.md."""
     request, config, out = plan.request, plan.config, plan.out
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "run.json", _manifest(request, plan.label, plan.harness, plan.commit))
@@ -226,32 +244,35 @@ def run_eval(plan: EvalPlan) -> dict[str, Any]:
     write_text_atomic(config_path, harness_config_yaml(request.model, request.model_base_url,
                                                        request.judge_model, request.judge_base_url))
 
-    finished: dict[tuple[str, int], TrialResult] = {}
-    pending: list[tuple[ClawTask, int]] = []
+    rows: dict[str, list[TrialResult]] = {}
+    pending: list[ClawTask] = []
+    graded_before: dict[str, int] = {}
     for task in plan.selection.tasks:
-        for trial in range(config.trials):
-            graded = read_graded_trial(plan.trial_dir(task, trial), task, trial, out)
-            if graded is None:
-                pending.append((task, trial))
-            else:
-                finished[(task.task_id, trial)] = graded
+        graded = read_graded_trials(plan.task_dir(task), task, config.trials, out)
+        graded_before[task.task_id] = len(graded)
+        if len(graded) < config.trials:
+            pending.append(task)
+        else:
+            rows[task.task_id] = graded
+    already = sum(graded_before.values())
 
-    progress = Progress(total=len(finished) + len(pending), label="eval trials")
-    if finished:
-        progress.skip(len(finished))
-    launcher = TrialLauncher(
+    progress = Progress(total=len(plan.selection.tasks) * config.trials, label="eval trials", stream=sys.stderr)
+    if already:
+        progress.skip(already)
+    launcher = TaskLauncher(
         plan.harness, config_path, request.model, request.model_base_url,
         use_judge=request.judge_model is not None,
         env={MODEL_KEY_VAR: _key(config.model_api_key_env), JUDGE_KEY_VAR: _key(config.judge_api_key_env)},
-        timeout_s=config.trial_timeout_s,
+        trial_timeout_s=config.trial_timeout_s,
+        all_tasks=plan.all_tasks,
     )
     try:
-        for result in _run_pending(plan, pending, launcher, progress):
-            finished[(result.task_id, result.trial)] = result
+        for result in _run_pending(plan, pending, graded_before, launcher, progress):
+            rows.setdefault(result.task_id, []).append(result)
     finally:
         progress.close()
 
-    trials = sorted(finished.values(), key=lambda t: (t.task_id, t.trial))
+    trials = sorted((t for task_rows in rows.values() for t in task_rows), key=lambda t: (t.task_id, t.trial))
     result = {
         "label": plan.label,
         "model": request.model,

@@ -20,7 +20,7 @@ from ..errors import UserError
 # Mock services under mock_services/ that reach the internet (web search over a paid API).
 LIVE_WEB_SERVICES = frozenset({"web_real", "web_real_injection"})
 
-_JUDGE_CALL = re.compile(r"\bjudge\.\w+\(")
+_JUDGE_CALL = re.compile(r"\bjudge\.\w")
 _PEER_GRADER = re.compile(r"load_peer_grader\(\s*[\"']([^\"']+)[\"']")
 _SHARED_GRADER = re.compile(r"from\s+claw_eval\.graders\.(\w+)\s+import")
 _NUMBERED = re.compile(r"^([A-Za-z])(\d+)")

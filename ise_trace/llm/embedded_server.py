@@ -2,16 +2,20 @@
 
 Run by `ModelServer` (and so by `ise-trace serve`) as
 `python -m ise_trace.llm.embedded_server --model FILE.gguf --port P`. It is the stock
-`llama_cpp.server` app; the only addition is the `ise-trace-hermes` chat format registered
-before the model loads, so tool calls come back as structured `tool_calls`.
+`llama_cpp.server` app with two additions: the `ise-trace-hermes` chat format, registered before
+the model loads, so tool calls come back as structured `tool_calls`; and OpenAI's
+`response_format: {"type": "json_schema"}`, which the stock request model rejects, accepted by
+rewriting it to llama-cpp-python's equivalent `{"type": "json_object", "schema": ...}`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import threading
 import time
+from typing import Any, Awaitable, Callable
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,11 +51,56 @@ def main(argv: list[str] | None = None) -> None:
                 n_ctx=args.n_ctx,
                 n_threads=args.n_threads,
                 n_threads_batch=args.n_threads,
+                logits_all=False,  # only needed for prompt logprobs; costs time and memory
                 verbose=args.verbose,
             )
         ],
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
+    uvicorn.run(AcceptJsonSchemaFormat(app), host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
+
+
+class AcceptJsonSchemaFormat:
+    """ASGI wrapper: rewrites OpenAI json_schema response formats in chat requests."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/chat/completions"):
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        body = rewrite_response_format(body)
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # later reads wait for the client to disconnect
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self.app(dict(scope, headers=headers), replay, send)
+
+
+def rewrite_response_format(body: bytes) -> bytes:
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return body  # let the app report the bad JSON
+    response_format = request.get("response_format") if isinstance(request, dict) else None
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return body
+    schema = (response_format.get("json_schema") or {}).get("schema")
+    request["response_format"] = {"type": "json_object", **({"schema": schema} if schema else {})}
+    return json.dumps(request).encode()
 
 
 def _exit_with_parent() -> None:

@@ -74,8 +74,8 @@ def tools_preamble(tools: list[dict[str, Any]]) -> str:
     )
 
 
-def tool_call_grammar(tools: list[dict[str, Any]], allow_text: bool) -> str:
-    """GBNF for one to MAX_CALLS_PER_TURN Hermes tool-call blocks (or plain text, if allowed)."""
+def tool_call_grammar(tools: list[dict[str, Any]], allow_text: bool, max_calls: int = MAX_CALLS_PER_TURN) -> str:
+    """GBNF for one to `max_calls` Hermes tool-call blocks (or plain text, if allowed)."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     alternatives = []
@@ -91,7 +91,7 @@ def tool_call_grammar(tools: list[dict[str, Any]], allow_text: bool) -> str:
     schema = alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
     call_rules = _ROOT_RULE.sub("ise-call-json ::= ", json_schema_to_gbnf(json.dumps(schema)))
     more_calls = ""
-    for _ in range(MAX_CALLS_PER_TURN - 1):
+    for _ in range(max_calls - 1):
         more_calls = f'("\\n" ise-call {more_calls})?'
     rules = [
         "root ::= ise-calls" + (" | ise-text" if allow_text else ""),
@@ -158,11 +158,12 @@ class HermesToolsHandler:
         from llama_cpp.llama_grammar import LlamaGrammar
 
         offered = _offered_tools(tools, tool_choice)
-        grammar_text = (
-            tool_call_grammar(offered, allow_text=tool_choice in (None, "auto"))
-            if offered
-            else response_format_grammar(response_format)
-        )
+        if offered:
+            # A named tool choice means exactly one call of it, as in the OpenAI API.
+            max_calls = 1 if isinstance(tool_choice, dict) else MAX_CALLS_PER_TURN
+            grammar_text = tool_call_grammar(offered, allow_text=tool_choice in (None, "auto"), max_calls=max_calls)
+        else:
+            grammar_text = response_format_grammar(response_format)
         stops = [END_OF_TURN] + ([stop] if isinstance(stop, str) else list(stop or []))
         completion = llama.create_completion(
             prompt=render_prompt(messages, tools if offered else None),
@@ -201,7 +202,10 @@ def _chat_completion(completion: dict[str, Any], tools: list[dict[str, Any]], mo
         try:
             content, calls = parse_tool_markup(text, tools)
         except ToolMarkupError:
-            calls = []  # cut off by max_tokens: the caller sees the raw text and finish_reason=length
+            # max_tokens cut the last block short: keep the complete blocks before it. With none
+            # complete, the caller gets the raw text and finish_reason=length.
+            complete = text[: text.rfind("</tool_call>") + len("</tool_call>")] if "</tool_call>" in text else ""
+            content, calls = parse_tool_markup(complete, tools) if complete else (None, [])
         if calls:
             message = {
                 "role": "assistant",

@@ -116,13 +116,12 @@ class OpenAIChatModel:
         # each loop (each asyncio.run) gets its own SDK client.
         loop = asyncio.get_running_loop()
         if self._sdk is None or self._sdk_loop is not loop:
-            import httpx
-            from openai import AsyncOpenAI
+            from openai import AsyncOpenAI, Timeout
 
             self._sdk = AsyncOpenAI(
                 base_url=self.base_url,
                 api_key=self._api_key,
-                timeout=httpx.Timeout(self.config.timeout_s, connect=self.config.connect_timeout_s),
+                timeout=Timeout(self.config.timeout_s, connect=self.config.connect_timeout_s),
                 max_retries=0,  # retries are ours: the SDK's would also retry a refused connection
             )
             self._sdk_loop = loop
@@ -159,10 +158,11 @@ class OpenAIChatModel:
 
     async def _send(self, request: dict[str, Any], tools: Any, sampling: SamplingParams) -> ChatReply:
         started = time.monotonic()
-        retries = refused = 0
+        retries = refused = 0  # refused connections have their own, smaller budget
         while True:
             attempt_started = time.monotonic()
             retry_after: float | None = None
+            kind = "retry"
             try:
                 response = await self._client().chat.completions.create(**request)
                 reply = reply_from_completion(response.model_dump(), tools, time.monotonic() - started)
@@ -170,36 +170,38 @@ class OpenAIChatModel:
                 error = f"unusable reply: {e}"
                 if str(e).startswith("empty reply"):
                     self.stats.empty_replies += 1
+                if request.get("seed") is not None:
+                    request["seed"] += 1  # the same seed would give the same unusable reply
             except Exception as e:  # noqa: BLE001 - sorted into retryable or final just below
                 kind, error, retry_after = _classify(e, self.config.timeout_s)
                 if kind == "final":
-                    self._write_log(request, sampling, retries, attempt_started, error=error)
+                    self._write_log(request, sampling, retries + refused, attempt_started, error=error)
                     self.stats.failures += 1
                     raise self._rejected(e, request["model"]) from None
-                if kind == "unreachable":
-                    refused += 1
-                    if refused > self.config.connect_retries:
-                        self._write_log(request, sampling, retries, attempt_started, error=error)
-                        self.stats.failures += 1
-                        raise LLMError(
-                            f"cannot reach the model server at {self.base_url} ({error}); start one with "
-                            "`ise-trace serve` or pass the right --base-url"
-                        ) from None
             else:
-                self._write_log(request, sampling, retries, attempt_started, reply=reply)
+                self._write_log(request, sampling, retries + refused, attempt_started, reply=reply)
                 self.stats.prompt_tokens += reply.usage.prompt_tokens
                 self.stats.completion_tokens += reply.usage.completion_tokens
                 return reply
-            self._write_log(request, sampling, retries, attempt_started, error=error)
-            retries += 1
-            if retries > self.config.max_retries:
-                self.stats.failures += 1
-                raise LLMError(
-                    f"the model server at {self.base_url} kept failing ({retries} attempts over "
-                    f"{time.monotonic() - started:.1f}s); last error: {error}"
-                )
+            self._write_log(request, sampling, retries + refused, attempt_started, error=error)
+            if kind == "unreachable":
+                refused += 1
+                if refused > self.config.connect_retries:
+                    self.stats.failures += 1
+                    raise LLMError(
+                        f"cannot reach the model server at {self.base_url} ({error}); start one with "
+                        "`ise-trace serve` or pass the right --base-url"
+                    )
+            else:
+                retries += 1
+                if retries > self.config.max_retries:
+                    self.stats.failures += 1
+                    raise LLMError(
+                        f"the model server at {self.base_url} kept failing ({retries} attempts over "
+                        f"{time.monotonic() - started:.1f}s); last error: {error}"
+                    )
             self.stats.retries += 1
-            await asyncio.sleep(self._backoff.delay(retries, retry_after))
+            await asyncio.sleep(self._backoff.delay(max(retries, refused), retry_after))
 
     def _rejected(self, e: Exception, model: str) -> RequestRejected:
         status = getattr(e, "status_code", 400)
@@ -255,7 +257,6 @@ class OpenAIChatModel:
 
 def _classify(e: Exception, timeout_s: float) -> tuple[str, str, float | None]:
     """('retry' | 'unreachable' | 'final', description, retry-after seconds) for an SDK error."""
-    import httpx
     import openai
 
     if isinstance(e, openai.APIStatusError):
@@ -263,28 +264,32 @@ def _classify(e: Exception, timeout_s: float) -> tuple[str, str, float | None]:
         if status == 429 or status >= 500:
             return "retry", f"HTTP {status}: {str(e.message)[:200]}", _retry_after(e)
         return "final", f"HTTP {status}: {str(e.message)[:200]}", None
-    if isinstance(e, (openai.APIConnectionError, httpx.TransportError)):
+    if isinstance(e, openai.APIConnectionError):
         cause = _root_cause(e)
-        if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, ConnectionRefusedError)):
+        if _is_connect_failure(cause):
             return "unreachable", _describe_connect_error(cause), None
-        if isinstance(e, openai.APITimeoutError) or isinstance(cause, httpx.TimeoutException):
+        if isinstance(e, openai.APITimeoutError) or "Timeout" in type(cause).__name__:
             return "retry", f"no reply within {timeout_s:g}s", None
         return "retry", f"connection lost: {type(cause).__name__}: {cause}", None
     raise e  # a programming error, not a server problem
 
 
+def _is_connect_failure(e: BaseException) -> bool:
+    # By class name: the SDK's HTTP library (httpx, or httpx2 in newer SDKs) names them alike.
+    return isinstance(e, ConnectionRefusedError) or type(e).__name__ in ("ConnectError", "ConnectTimeout")
+
+
 def _root_cause(e: BaseException) -> BaseException:
     """The failed connect in the exception chain if there is one, else the innermost error."""
-    import httpx
-
     chain: list[BaseException] = []
     current: BaseException | None = e
     while current is not None and current not in chain:
         chain.append(current)
         current = current.__cause__ or current.__context__
-    for item in chain:
-        if isinstance(item, (httpx.ConnectError, httpx.ConnectTimeout, ConnectionRefusedError)):
-            return item
+    for wanted in (lambda x: isinstance(x, ConnectionRefusedError), _is_connect_failure):
+        for item in chain:
+            if wanted(item):
+                return item
     return chain[-1]
 
 

@@ -30,10 +30,11 @@ def to_wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out.pop("reasoning_content", None)  # servers reject or re-render it differently
             calls = out.get("tool_calls")
             if calls:
+                # content is left out rather than null: llama-cpp-python's server rejects null.
                 out["tool_calls"] = [_call_to_wire(c) for c in calls]
             else:
                 out.pop("tool_calls", None)
-            out.setdefault("content", None)
+                out.setdefault("content", "")
         wire.append(out)
     return wire
 
@@ -72,7 +73,11 @@ def reply_from_completion(
         if not calls and tools and has_tool_markup(content):
             content, calls = parse_tool_markup(content, tools)
     except ToolMarkupError as e:
-        raise MalformedReply(str(e)) from None
+        # Cut off by max_tokens, a call is not malformed but unfinished: the text is returned
+        # as it is, with finish_reason "length" for the caller to judge. Otherwise it is retried.
+        if choice.get("finish_reason") != "length":
+            raise MalformedReply(str(e)) from None
+        calls = []
     finish = choice.get("finish_reason")
     if calls and finish == "stop":
         finish = "tool_calls"

@@ -57,6 +57,7 @@ ASSISTANT_VOICE = _rx(
 
 OFFERS_HELP = _rx(
     r"\bhow (?:can|may|could) i (?:help|assist)\b",
+    r"\bwhat can i (?:do|help) (?:for|with)\b",
     r"\banything else (?:that )?i can (?:help|do|assist)\b",
     r"\b(?:happy|glad) to (?:help|assist)\b",
     r"\bi can (?:help|assist) (?:you )?(?:with|by)\b",
@@ -75,7 +76,7 @@ OPEN_QUESTION = _rx(
     r"\bwhat (?:\w+\s+){0,3}should (?:i|we|it|the \w+) (?:be|use|have|contain|include|look like|do)\b",
     # "What should the columns of the summary be?": asking the agent to decide for the user.
     r"\b(?:what|which|how)\b[^.?!]{0,60}\bshould\b[^.?!]{0,60}\?",
-    r"\bwhat (?:are|is) (?:your|the) (?:requirements?|preferences?|goals?)\b",
+    r"\bwhat(?:'s| is| are) (?:your|the) (?:requirements?|preferences?|goals?|task|plan)\b",
     r"\bwhat (?:else )?(?:do|should) (?:we|i) (?:do|work on) next\b",
 )
 

@@ -73,10 +73,16 @@ def test_card_template_with_an_unknown_value_names_the_template(tmp_path, run_di
     out = tmp_path / "ise-trace"
     assert _build(out, run_dir, "--card-template", str(template)) == 2
     err = capsys.readouterr().err
-    assert f"{template}: card template uses an unknown value" in err
-    assert "no_such_value" in err
+    assert f"{template}: card template uses unknown values no_such_value" in err
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_card_template_that_does_not_parse_names_its_line(tmp_path, run_dir, capsys):
+    template = tmp_path / "card.md"
+    template.write_text("---\n{{ card_data }}\n---\n{% for x in %}\n")
+    assert _build(tmp_path / "ise-trace", run_dir, "--card-template", str(template)) == 2
+    assert f"{template}:4: card template does not parse" in capsys.readouterr().err
 
 
 def test_empty_run_is_an_error_not_an_empty_dataset(tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,10 @@ BUILDER_FILE = Path(__file__).resolve().parents[2] / "builder" / "ise_trace.py"
 @pytest.fixture(scope="module")
 def builder_module():
     spec = importlib.util.spec_from_file_location("ise_trace_builder", BUILDER_FILE)
-    module = importlib.util.module_from_spec(spec)
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    yield module
+    del sys.modules[spec.name]
 
 
 def test_builder_configs_carry_the_presets(builder_module):

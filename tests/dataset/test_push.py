@@ -35,11 +35,13 @@ for rev in revisions:
     ds = load_dataset(repo, revision=rev)
     intents = load_dataset(repo, "intents", revision=rev)
     call = next(tc for m in ds["train"][0]["messages"] for tc in (m["tool_calls"] or ()))
+    streamed = next(iter(load_dataset(repo, revision=rev, split="train", streaming=True)))
     out[rev] = {
         "splits": {k: len(v) for k, v in ds.items()},
         "digest": digest(ds),
         "intents": sum(len(v) for v in intents.values()),
         "arguments_type": type(call["function"]["arguments"]).__name__,
+        "streamed_first_row_matches": streamed == ds["train"][0],
     }
 print(json.dumps(out))
 """
@@ -119,6 +121,7 @@ def test_stand_in_hub_push_two_versions_and_load_each_by_tag(hub_server, built, 
     assert sum(loaded["v1.1.0"]["splits"].values()) == 7
     assert loaded["v1.0.0"]["intents"] == 70
     assert loaded["v1.0.0"]["arguments_type"] == "dict"
+    assert loaded["v1.0.0"]["streamed_first_row_matches"] and loaded["v1.1.0"]["streamed_first_row_matches"]
     # the stand-in answered every request the real clients made
     assert hub_server.unrouted == []
 

@@ -18,8 +18,12 @@ def load(out: Path) -> dict:
     return json.loads((out / "results.json").read_text())
 
 
-def trace_files(out: Path, task: str) -> list[Path]:
-    return sorted((out / "trials" / task).rglob("*.jsonl"))
+def graded_traces(out: Path, task: str) -> dict[Path, bytes]:
+    """Every trace of the task that ends in a grading_result, with its bytes."""
+    return {
+        p: p.read_bytes() for p in (out / "tasks" / task).rglob("*.jsonl")
+        if '"grading_result"' in p.read_text().splitlines()[-1]
+    }
 
 
 def test_driver_with_standin_harness_runs_default_selection_in_parallel_and_scores_it(run_eval_cli, tmp_path, capsys):
@@ -46,7 +50,7 @@ def test_driver_with_standin_harness_runs_default_selection_in_parallel_and_scor
         events = [json.loads(line) for line in (out / trial["trace"]).read_text().splitlines()]
         assert events[0]["type"] == "trace_start" and events[-1]["type"] == "grading_result"
         assert trial["score"] == events[-1]["task_score"]
-    logs = "".join(p.read_text() for p in (out / "trials").rglob("harness.log"))
+    logs = "".join(p.read_text() for p in (out / "tasks").rglob("harness.log"))
     ports = {int(p) for p in re.findall(r"on port (\d+)", logs)}
     assert len(ports) == 2 and max(ports) - min(ports) == 50  # two slots, the harness's stride
 
@@ -62,21 +66,24 @@ def test_driver_with_standin_harness_resumes_without_rerunning_finished_trials(r
     assert run_eval_cli("--tasks", "T001", "--trials", "1", "--out", str(out)) == 0
     per_trial = model_server.requests["scripted-good"] - before  # tool call + answer
     assert per_trial == 2
-    first_trace = trace_files(out, T1)[0]
-    first_bytes = first_trace.read_bytes()
+    first = graded_traces(out, T1)
+    assert len(first) == 1
 
     # More trials: only the new ones run; the finished trace is untouched.
     assert run_eval_cli("--tasks", "T001", "--trials", "3", "--out", str(out)) == 0
     assert model_server.requests["scripted-good"] - before == 3 * per_trial
-    assert first_trace.read_bytes() == first_bytes
+    three = graded_traces(out, T1)
+    assert len(three) == 3 and all(three[p] == data for p, data in first.items())
     assert load(out)["metric"]["num_trials"] == 3
 
-    # A trial cut short (no grading_result yet) is rerun, and only that one.
-    cut = trace_files(out, T1)[1]
+    # A trial cut short (its grading_result never written) is run again, and only that one.
+    cut = sorted(set(three) - set(first))[0]
     cut.write_text("".join(cut.read_text().splitlines(keepends=True)[:-1]))
     assert run_eval_cli("--tasks", "T001", "--trials", "3", "--out", str(out)) == 0
     assert model_server.requests["scripted-good"] - before == 4 * per_trial
-    assert len(trace_files(out, T1)) == 3 and first_trace.read_bytes() == first_bytes
+    after = graded_traces(out, T1)
+    assert len(after) == 3 and cut not in after
+    assert all(after[p] == three[p] for p in three if p != cut)
 
     # Nothing left to do: no model call at all.
     assert run_eval_cli("--tasks", "T001", "--trials", "3", "--out", str(out)) == 0
@@ -99,7 +106,7 @@ def test_driver_with_standin_harness_counts_errored_trials_and_retries_them_on_r
     assert r["metric"]["pass@1"] == 0.5  # T002 counts as failed
     errors = [t for t in r["trials"] if t["error"]]
     assert {t["task_id"] for t in errors} == {T2}
-    assert "harness exited 1 without a grade" in errors[0]["error"]
+    assert "HTTP Error 500" in errors[0]["error"]  # the harness's own record of the failure
     assert "Errored trials" in (out / "results.md").read_text()
 
     assert run_eval_cli("--judge-model", "scripted-judge", "--trials", "2", "--out", str(out)) == 0
@@ -107,13 +114,15 @@ def test_driver_with_standin_harness_counts_errored_trials_and_retries_them_on_r
     assert r["metric"]["num_errors"] == 0 and r["metric"]["pass@1"] == 1.0
 
 
-def test_driver_with_standin_harness_stops_early_when_every_first_trial_fails(run_eval_cli, tmp_path, capsys):
+def test_driver_with_standin_harness_stops_early_when_the_first_tasks_get_no_grade(run_eval_cli, tmp_path, capsys):
     out = tmp_path / "run"
-    rc = run_eval_cli("--tasks", "T001", "--trials", "3", "--parallel", "1", "--out", str(out), model="scripted-broken")
+    rc = run_eval_cli("--tasks", "T001,C01_fixture_chat", "--trials", "2", "--parallel", "1", "--out", str(out),
+                      model="scripted-broken")
     assert rc == 2
     err = capsys.readouterr().err
-    assert "the harness failed the first 1 trial(s)" in err and "HTTP Error 500" in err
-    assert len(list((out / "trials").rglob("harness.log"))) == 1  # the other two never started
+    assert "the harness graded no trial of the first 1 task(s)" in err and "HTTP Error 500" in err
+    assert (out / "tasks" / "C01_fixture_chat" / "harness.log").exists()
+    assert not (out / "tasks" / T1).exists()  # never started
     assert not (out / "results.json").exists()
 
 

@@ -51,7 +51,7 @@ def test_near_duplicates_found_with_real_minilm_embeddings():
         "Write a crontab entry that runs backup.sh every night at 2am and logs to /var/log/backup.log.",
         "Draw an SVG bar chart of monthly rainfall from rainfall.csv and save it as rainfall.svg.",
         "Merge the three CSV exports in sales/ into one file, sales_2024.csv, keeping only one header row!",
-        "merge the three csv exports in sales into one file called sales 2024 csv with a single header",
+        "PLEASE merge the three CSV exports in sales/ into one file called sales_2024.csv -- with a single header",
     ]
     X = embed(texts)
     assert X.shape == (6, 384)

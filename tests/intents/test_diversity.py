@@ -40,7 +40,7 @@ def test_any_order_q_agrees_with_the_reference_score_K(q, n, d, clusters):
 
 def test_bounds_identical_and_orthogonal_rows():
     same = np.tile(_unit_rows(1, 8, 0), (25, 1))
-    assert vendi_score(same) == pytest.approx(1.0, abs=1e-6)
+    assert vendi_score(same) == pytest.approx(1.0, abs=1e-5)  # float32 products: ~1e-6 round-off
     assert vendi_score(np.eye(10)) == pytest.approx(10.0, rel=1e-6)
     assert vendi_score(np.eye(10), q=0) == pytest.approx(10.0, rel=1e-6)  # counts non-zero eigenvalues
 

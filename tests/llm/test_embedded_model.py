@@ -10,7 +10,7 @@ import pytest
 
 from ise_trace.errors import UserError
 from ise_trace.llm.embedded import EMBEDDED_MODEL_NAME, resolve_gguf
-from ise_trace.llm.llama_chat_handler import render_prompt, tool_call_grammar
+from ise_trace.llm.llama_chat_handler import render_prompt, response_format_grammar, tool_call_grammar
 
 
 def test_embedded_gguf_is_found_without_importing_its_package():
@@ -53,15 +53,45 @@ def test_prompt_renders_tools_calls_and_results_in_chatml():
     assert prompt.endswith("<|im_start|>assistant\n")
 
 
-def test_tool_grammar_compiles_in_llama_cpp():
-    from llama_cpp.llama_grammar import LlamaGrammar
+def test_grammars_compile_in_llama_cpp():
+    """llama.cpp's own grammar parser accepts every grammar the handler builds."""
+    import llama_cpp
+    from llama_cpp import Llama
 
+    from ise_trace.llm.embedded import embedded_model_path
+
+    vocab = Llama(model_path=str(embedded_model_path()), vocab_only=True, verbose=False)._model.vocab
+
+    def compiles(grammar: str) -> bool:
+        sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+        if not sampler:
+            return False
+        llama_cpp.llama_sampler_free(sampler)
+        return True
+
+    assert not compiles('root ::= ("unbalanced"')
     tools = [
         {"type": "function", "function": {"name": "exec", "parameters": {"type": "object", "properties": {"command": {"type": "string"}}}}},
         {"type": "function", "function": {"name": "read", "parameters": {"type": "object", "properties": {"path": {"type": "string", "format": "weird"}}}}},
     ]
     for allow_text in (True, False):
-        grammar = tool_call_grammar(tools, allow_text)
-        assert grammar.startswith("root ::= ise-calls")
-        assert ("ise-text" in grammar) == allow_text
-        LlamaGrammar.from_string(grammar, verbose=False)
+        for max_calls in (1, 3):
+            grammar = tool_call_grammar(tools, allow_text, max_calls)
+            assert grammar.startswith("root ::= ise-calls")
+            assert ("ise-text" in grammar) == allow_text
+            assert compiles(grammar)
+    schema = {"type": "object", "properties": {"done": {"type": "boolean"}, "note": {"type": "string", "maxLength": 9}}}
+    assert compiles(response_format_grammar({"type": "json_schema", "json_schema": {"schema": schema}}))
+    assert compiles(response_format_grammar({"type": "json_object"}))
+    assert response_format_grammar({"type": "text"}) is None
+
+
+def test_embedded_server_accepts_openai_json_schema_format():
+    from ise_trace.llm.embedded_server import rewrite_response_format
+
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    body = json.dumps({"messages": [], "response_format": {"type": "json_schema", "json_schema": {"name": "A", "schema": schema}}})
+    assert json.loads(rewrite_response_format(body.encode()))["response_format"] == {"type": "json_object", "schema": schema}
+    untouched = json.dumps({"messages": [], "response_format": {"type": "json_object"}}).encode()
+    assert rewrite_response_format(untouched) == untouched
+    assert rewrite_response_format(b"not json") == b"not json"

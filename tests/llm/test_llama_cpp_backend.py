@@ -17,7 +17,7 @@ WRITE = {
         "name": "write",
         "parameters": {
             "type": "object",
-            "properties": {"path": {"type": "string", "maxLength": 30}, "lines": {"type": "integer"}},
+            "properties": {"path": {"type": "string", "maxLength": 16}, "lines": {"type": "integer"}},
             "required": ["path", "lines"],
         },
     },
@@ -31,7 +31,7 @@ class Step(BaseModel):
 
 @pytest.fixture(scope="module")
 def embedded():
-    return make_chat_model("llama-cpp", n_ctx=2048, n_threads=2)
+    return make_chat_model("llama-cpp", n_ctx=2048, n_threads=1)
 
 
 def test_embedded_chat_and_provenance(embedded, tmp_path):
@@ -44,7 +44,7 @@ def test_embedded_chat_and_provenance(embedded, tmp_path):
 def test_embedded_tool_call_matches_the_parameter_schema(embedded):
     messages = [{"role": "user", "content": "Create notes.txt with 3 lines."}]
     reply = asyncio.run(
-        embedded.chat(messages, tools=[WRITE], sampling=SamplingParams(max_tokens=60, seed=2), tool_choice="required")
+        embedded.chat(messages, tools=[WRITE], sampling=SamplingParams(max_tokens=48, seed=2), tool_choice="required")
     )
     assert reply.finish_reason == "tool_calls"
     args = reply.tool_calls[0].function.arguments

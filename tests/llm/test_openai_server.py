@@ -28,7 +28,7 @@ EXEC = {
         "description": "Run a shell command in the workspace.",
         "parameters": {
             "type": "object",
-            "properties": {"command": {"type": "string", "maxLength": 40}},
+            "properties": {"command": {"type": "string", "maxLength": 24}},
             "required": ["command"],
         },
     },
@@ -40,7 +40,7 @@ READ = {
         "description": "Read a file.",
         "parameters": {
             "type": "object",
-            "properties": {"path": {"type": "string", "maxLength": 40}},
+            "properties": {"path": {"type": "string", "maxLength": 24}},
             "required": ["path"],
         },
     },
@@ -69,7 +69,7 @@ def test_plain_chat(llm_server):
 
 def test_required_tool_call_comes_back_with_object_arguments(llm_server):
     messages = [{"role": "user", "content": "List the files in the current folder."}]
-    sampling = SamplingParams(temperature=0.2, max_tokens=60, seed=1)
+    sampling = SamplingParams(temperature=0.2, max_tokens=48, seed=1)
     reply = asyncio.run(client(llm_server).chat(messages, tools=[EXEC, READ], sampling=sampling, tool_choice="required"))
     assert reply.finish_reason == "tool_calls"
     assert 1 <= len(reply.tool_calls) <= 3
@@ -83,7 +83,7 @@ def test_required_tool_call_comes_back_with_object_arguments(llm_server):
 def test_named_tool_choice_calls_that_tool(llm_server):
     messages = [{"role": "user", "content": "Show me notes.txt"}]
     choice = {"type": "function", "function": {"name": "read"}}
-    reply = asyncio.run(client(llm_server).chat(messages, tools=[EXEC, READ], sampling=SamplingParams(max_tokens=40), tool_choice=choice))
+    reply = asyncio.run(client(llm_server).chat(messages, tools=[EXEC, READ], sampling=SamplingParams(max_tokens=80, seed=4), tool_choice=choice))
     assert [c.function.name for c in reply.tool_calls][:1] == ["read"]
     assert set(reply.tool_calls[0].function.arguments) == {"path"}
 
@@ -146,7 +146,7 @@ def test_wrong_path_on_the_real_server_is_a_404_hint(llm_server):
 
 def test_server_killed_mid_run_is_retried_then_reported(tmp_path):
     """Kill the server while requests are in flight: retries, then one clear error, within seconds."""
-    config = LLMConfig(n_ctx=2048, n_threads=2)
+    config = LLMConfig(n_ctx=2048, n_threads=1)
     with ModelServer("llama-cpp", host="127.0.0.1", config=config, log_path=tmp_path / "server.log") as server:
         model = client(server, max_retries=3, connect_retries=2)
         long_prompt = "Summarise this log. " + "worker ok; " * 300
@@ -170,7 +170,7 @@ def test_server_killed_mid_run_is_retried_then_reported(tmp_path):
 
 def test_client_waiting_on_a_restarting_server_recovers(tmp_path):
     """A patient client (many connect retries) gets its answer once the server is back."""
-    config = LLMConfig(n_ctx=2048, n_threads=2)
+    config = LLMConfig(n_ctx=2048, n_threads=1)
     server = ModelServer("llama-cpp", host="127.0.0.1", config=config, log_path=tmp_path / "server.log")
     model = client(server, connect_retries=60, backoff_max_s=0.5)
 

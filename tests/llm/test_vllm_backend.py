@@ -25,10 +25,17 @@ class Answer(BaseModel):
     answer: str
 
 
+def _vllm_skip_reason() -> str | None:
+    if not HAS_VLLM:
+        return "vllm is not installed (pip install 'ise-trace[vllm]' on a CUDA host)"
+    if not os.environ.get("ISE_TRACE_VLLM_TEST_MODEL"):
+        return "set ISE_TRACE_VLLM_TEST_MODEL to a model vLLM can load offline (a name in the HF cache or a folder)"
+    return None
+
+
 @pytest.mark.gpu
 @pytest.mark.slow
-@pytest.mark.skipif(not HAS_VLLM, reason="vllm is not installed (pip install 'ise-trace[vllm]' on a CUDA host)")
-@pytest.mark.skipif(not os.environ.get("ISE_TRACE_VLLM_TEST_MODEL"), reason="set ISE_TRACE_VLLM_TEST_MODEL to a local model")
+@pytest.mark.skipif(_vllm_skip_reason() is not None, reason=_vllm_skip_reason() or "")
 def test_vllm_batch_chat_structured_and_tool_calls():
     model = make_chat_model("vllm", os.environ["ISE_TRACE_VLLM_TEST_MODEL"], vllm_engine_kwargs={"gpu_memory_utilization": 0.5})
     tools = [{"type": "function", "function": {"name": "exec", "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}}]

@@ -30,12 +30,14 @@ LABELLED = [
     ("Let me know if you need anything else.", OK, DriftKind.offers_help),
     ("How can I assist you further with the report?", OK, DriftKind.offers_help),
     ("Shall I go ahead and compress the archive?", OK, DriftKind.offers_help),
+    ("What can I do for you today?", OK, DriftKind.offers_help),
     # --- open questions about the user's own task
     ("What would you like the output file to be called?", OK, DriftKind.open_question),
     ("Which format do you want to use for the dates?", OK, DriftKind.open_question),
     ("What should the columns of the summary be?", OK, DriftKind.open_question),
     ("How would you like the results sorted?", OK, DriftKind.open_question),
     ("What are your requirements for the cleanup job?", OK, DriftKind.open_question),
+    ("What's your goal?", OK, DriftKind.open_question),
     # --- claims the record contradicts
     ("Great, it works now. Next, add a header row.", FAILED, DriftKind.contradicts_execution),
     ("Perfect, the script ran successfully. Let's move on.", FAILED, DriftKind.contradicts_execution),

@@ -221,7 +221,8 @@ def test_scripted_agent_step_cap_stops_the_episode(aio, sandbox_pool):
 
 
 def test_scripted_time_budget_ends_the_episode_and_frees_the_workspace(aio, sandbox_pool):
-    agent = ScriptedChatModel("scripted-agent", [calls(("exec", {"command": "sleep 20"}))])
+    # The workspace stays busy until the cut-off command ends, so keep it short.
+    agent = ScriptedChatModel("scripted-agent", [calls(("exec", {"command": "sleep 4"}))])
     t = _episode(aio, sandbox_pool, agent, ScriptedChatModel("scripted-user", [user("wait a bit")]), time_budget_s=1.5)
     assert t.outcome.termination is TerminationReason.time_budget
     assert t.executions == []  # the step that was cut off is not half-recorded

@@ -90,3 +90,27 @@ def test_unknown_config_keys_are_errors():
 
     with pytest.raises(UserError, match="max_user_turn"):
         build_section(SimulateConfig, {"max_user_turn": 3}, "recipe.yaml")
+
+
+def _cli_args(argv):
+    from ise_trace.cli import make_parser
+
+    return make_parser().parse_args(["simulate", "--intents", "i.jsonl", "--out", "o", *argv])
+
+
+def test_yaml_recipe_and_flags_make_the_config(tmp_path):
+    from ise_trace.commands.simulate import load_config
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("simulate:\n  max_user_turns: 7\n  seed: 3\nllm:\n  backend: openai\n")
+    config = load_config(_cli_args(["--config", str(recipe), "--seed", "11"]))
+    assert (config.max_user_turns, config.seed, config.concurrency) == (7, 11, 4)
+
+
+def test_unknown_yaml_key_names_file_and_field(tmp_path):
+    from ise_trace.commands.simulate import load_config
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("max_user_turns: 7\nmax_turns: 3\n")
+    with pytest.raises(UserError, match=r"recipe.yaml: field 'max_turns': Extra inputs are not permitted"):
+        load_config(_cli_args(["--config", str(recipe)]))
