@@ -1,7 +1,7 @@
 """Throughput of the embedded model through the local server, and our client's overhead.
 
-    python benchmarks/bench_llm.py                      # about 2 minutes on 2 CPU cores
-    python benchmarks/bench_llm.py --requests 48 --max-tokens 64
+    python benchmarks/bench_llm.py                      # about 1-2 minutes on an idle 2-core machine
+    python benchmarks/bench_llm.py --requests 48 --max-tokens 64 --threads 2
 
 1. Starts the llama-cpp-python server with the embedded SmolLM2-135M-Instruct (as `ise-trace
    serve` does) and sends the same requests at concurrency 1, 4 and 16, through our `openai`
@@ -87,6 +87,7 @@ async def measure(run, *args):
 def serve_instant(port: int) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like a real server
+        disable_nagle_algorithm = True  # else headers and body in two writes stall ~40 ms on delayed ACKs
 
         def log_message(self, *args):
             pass
@@ -121,8 +122,8 @@ async def overhead(base_url: str, n: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=32, help="requests per row")
-    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=16, help="requests per row")
+    parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--concurrency", default="1,4,16")
     parser.add_argument("--threads", type=int, default=LLMConfig().n_threads)
     parser.add_argument("--overhead-requests", type=int, default=300)

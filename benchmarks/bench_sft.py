@@ -156,7 +156,7 @@ def cpu_bench(steps: int, warmup: int) -> list[dict]:
     return rows
 
 
-def gpu_bench(size: str, steps: int, warmup: int, data: Path | None) -> list[dict]:
+def gpu_bench(size: str, steps: int, warmup: int, data: Path | None, attns: list[str]) -> list[dict]:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -165,19 +165,23 @@ def gpu_bench(size: str, steps: int, warmup: int, data: Path | None) -> list[dic
         root = data if data is not None else prepare_gpu_data(tmp / "data", size)
         config = AutoConfig.from_pretrained(root / "model")
 
-        def random_model(dtype):
+        def random_model(dtype, attn="sdpa"):
             torch.manual_seed(0)
             with torch.device("cuda"):
-                return AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="sdpa")
+                return AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation=attn)
 
-        rows = []
-        for label, build in [
-            ("ours (qwen3-8b-lora.yaml)", lambda: ours(
+        # one packed row per optimizer step, so a step is one forward and backward on each side
+        sides = [
+            (f"ours ({attn})", lambda attn=attn: ours(
                 "qwen3-8b-lora.yaml", root / "model", root / "dataset", tmp / "a", steps,
-                model=random_model(torch.bfloat16), extra=("--dataset_num_proc", "4"))),
-            ("TRL defaults", lambda: trl_defaults(
-                random_model(torch.float32), root / "model", root / "dataset", tmp / "b", steps, cpu=False)),
-        ]:
+                model=random_model(torch.bfloat16, attn),
+                extra=("--dataset_num_proc", "4", "--gradient_accumulation_steps", "1", "--attn_implementation", attn)))
+            for attn in attns
+        ]
+        sides.append(("TRL defaults", lambda: trl_defaults(
+            random_model(torch.float32), root / "model", root / "dataset", tmp / "b", steps, cpu=False)))
+        rows = []
+        for label, build in sides:
             try:
                 trainer = build()
                 rows.append(measure(label, trainer, warmup))
@@ -196,6 +200,7 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="4b", help="Qwen3 size class of the random model")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps per side (default 12 CPU, 8 GPU)")
     parser.add_argument("--warmup", type=int, default=2, help="first steps left out of the timing")
+    parser.add_argument("--attn", default="sdpa", help="comma-separated attention implementations for our side (GPU)")
     parser.add_argument("--data", type=Path, help="folder written by --prepare (GPU run)")
     parser.add_argument("--prepare", type=Path, help="write the GPU run's data into this folder and exit")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -208,7 +213,7 @@ def main() -> None:
     if a.gpu and not torch.cuda.is_available():
         sys.exit("--gpu: no CUDA device here")
     steps = a.steps or (8 if a.gpu else 12)
-    rows = gpu_bench(a.size, steps, a.warmup, a.data) if a.gpu else cpu_bench(steps, a.warmup)
+    rows = gpu_bench(a.size, steps, a.warmup, a.data, a.attn.split(",")) if a.gpu else cpu_bench(steps, a.warmup)
     where = f"{torch.cuda.get_device_name()} (random Qwen3-{a.size})" if a.gpu else "CPU (tiny random Qwen3)"
     print(f"\nSFT throughput on {where}, {steps} steps, first {a.warmup} not timed")
     print(f"{'':28} {'tokens/s':>10} {'s/step':>8} {'tokens/step':>12} {'peak GiB':>9} {'trainable':>11}")

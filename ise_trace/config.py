@@ -7,7 +7,7 @@ unknown key is an error (never silently ignored). Change a default here and nowh
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -45,7 +45,9 @@ class SandboxConfig(Section):
 
 
 class LLMConfig(Section):
-    backend: str = Field("llama-cpp", description="openai | llama-cpp (embedded, CPU) | vllm (in-process, GPU).")
+    backend: Literal["openai", "llama-cpp", "vllm"] = Field(
+        "llama-cpp", description="openai (any OpenAI-compatible server) | llama-cpp (embedded, CPU) | vllm (in process, GPU)."
+    )
     model: str | None = Field(None, description="Model name; None: the server's first model or the embedded one.")
     base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible endpoint (openai backend).")
     api_key_env: list[str] = Field(

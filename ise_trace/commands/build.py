@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         if kind is bool:
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=info.description)
         else:
-            p.add_argument(flag, type=kind, default=None, help=f"{info.description} (default {info.default})")
+            p.add_argument(flag, type=kind, default=None, help=f"{info.description} (default: from --config)")
     p.set_defaults(func=run)
 
 

@@ -43,6 +43,15 @@ def _run_stage(argv: list[str], ok: tuple[int, ...] = (0,)) -> None:
         )
 
 
+def _model_flags(build: BuildConfig, prefix: str) -> list[str]:
+    flags = [f"--{prefix}backend", build.backend]
+    if build.model:
+        flags += [f"--{prefix}model", build.model]
+    if build.base_url:
+        flags += [f"--{prefix}base-url", build.base_url]
+    return flags
+
+
 def prepare_inputs(
     build: BuildConfig, work: Path, *, intents_file: Path | None = None, run_dir: Path | None = None
 ) -> BuildInputs:
@@ -53,14 +62,11 @@ def prepare_inputs(
     work = Path(work)
     if intents_file is None:
         intents_file = work / "intents.jsonl"
-        _run_stage(["intents", "--n", str(build.n_intents), "--seed", str(build.seed), "--out", str(intents_file)])
+        argv = ["intents", "--n", str(build.n_intents), "--seed", str(build.seed), "--out", str(intents_file)]
+        _run_stage(argv + _model_flags(build, ""))
     run_dir = work / "run"
     argv = ["simulate", "--intents", str(intents_file), "--out", str(run_dir), "--seed", str(build.seed)]
-    argv += ["--agent-backend", build.backend]
-    if build.model:
-        argv += ["--agent-model", build.model]
-    if build.base_url:
-        argv += ["--agent-base-url", build.base_url]
+    argv += _model_flags(build, "agent-")  # the simulator uses the agent's model unless told otherwise
     if build.max_user_turns is not None:
         argv += ["--max-user-turns", str(build.max_user_turns)]
     _run_stage(argv, ok=(0, SIMULATE_PARTIAL))

@@ -13,6 +13,7 @@ asks the harness (`--continue`) for the rest (never started, interrupted or erro
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -107,8 +108,6 @@ def _check_resumable(out: Path, manifest: dict[str, Any]) -> None:
         if out.exists() and any(out.iterdir()):
             raise UserError(f"--out {out}: folder exists, is not empty and holds no run.json; pick a new folder")
         return
-    import json
-
     try:
         previous = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
@@ -134,8 +133,8 @@ def _check_ports(selection: Selection, config: EvalConfig) -> None:
         )
 
 
-def plan_eval(request: EvalRequest, check_servers: bool = True) -> EvalPlan:
-    """Every check that can fail, in order of cost, before any trial starts."""
+def plan_eval(request: EvalRequest) -> EvalPlan:
+    """Every check that can fail, cheapest first, before any trial starts."""
     config = request.config
     checkout = load_checkout(request.claw_eval_dir)
     selection = select_tasks(checkout, request.tasks, request.include_live_web)
@@ -152,19 +151,17 @@ def plan_eval(request: EvalRequest, check_servers: bool = True) -> EvalPlan:
     for task in selection.tasks:
         filter_args(task, every_task)
     harness = resolve_harness(checkout.root, request.harness_cmd)
-    check_harness(harness)
-    if check_servers:
-        check_model_server(request.model_base_url, request.model, _key(config.model_api_key_env),
-                           config.server_timeout_s, "--model-base-url", "--model")
-        if request.judge_model:
-            check_model_server(request.judge_base_url or request.model_base_url, request.judge_model,
-                               _key(config.judge_api_key_env), config.server_timeout_s,
-                               "--judge-base-url", "--judge-model")
     label = request.label or request.model
-    out = Path(request.out) if request.out else Path(config.out_root) / _safe_name(label)
-    out = out.resolve()
+    out = (Path(request.out) if request.out else Path(config.out_root) / _safe_name(label)).resolve()
     commit = checkout.commit()
     _check_resumable(out, _manifest(request, label, harness, commit))
+    check_harness(harness)
+    check_model_server(request.model_base_url, request.model, _key(config.model_api_key_env),
+                       config.server_timeout_s, "--model-base-url", "--model")
+    if request.judge_model:
+        check_model_server(request.judge_base_url or request.model_base_url, request.judge_model,
+                           _key(config.judge_api_key_env), config.server_timeout_s,
+                           "--judge-base-url", "--judge-model")
     return EvalPlan(request=request, selection=selection, harness=harness, out=out, label=label, commit=commit,
                     all_tasks=every_task)
 

@@ -261,6 +261,8 @@ def _classify(e: Exception, timeout_s: float) -> tuple[str, str, float | None]:
 
     if isinstance(e, openai.APIStatusError):
         status = e.status_code
+        if status >= 500 and _is_request_validation_error(e):
+            return "final", f"HTTP {status}: {str(e.message)[:200]}", None
         if status == 429 or status >= 500:
             return "retry", f"HTTP {status}: {str(e.message)[:200]}", _retry_after(e)
         return "final", f"HTTP {status}: {str(e.message)[:200]}", None
@@ -319,5 +321,12 @@ def _response_format(mode: str, schema: type[Any]) -> dict[str, Any] | None:
     return None
 
 
+def _is_request_validation_error(e: Any) -> bool:
+    # A stock llama-cpp-python server reports an invalid request body as HTTP 500, with
+    # pydantic's message; retrying it would only repeat the same rejection.
+    text = str(getattr(e, "message", ""))
+    return "validation error" in text and "'body'" in text
+
+
 def _rejects_response_format(e: RequestRejected) -> bool:
-    return e.status in (400, 422) and ("response_format" in e.detail or "json_schema" in e.detail)
+    return e.status in (400, 422, 500) and ("response_format" in e.detail or "json_schema" in e.detail)

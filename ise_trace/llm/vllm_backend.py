@@ -12,16 +12,17 @@ import asyncio
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..config import LLMConfig
 from ..errors import LLMError, UserError
 from ..schemas import FunctionCall, ToolCall
 from .base import ChatReply, ClientStats, SamplingParams, T, ToolChoice
+from .request_log import open_log
 from .structured import json_schema_of, structured_with_retries
 from .tool_markup import new_call_id
-from .wire import MalformedReply, reply_from_completion, to_wire_messages
+from .wire import MalformedReply, reply_from_completion, reply_to_log, to_wire_messages
 
 INSTALL_HINT = "pip install 'ise-trace[vllm]' on a Linux host with a CUDA GPU"
 
@@ -62,6 +63,7 @@ class VLLMChatModel:
         self._lock = threading.Lock()
         self._pending: list[_Request] = []
         self._drain_task: asyncio.Task | None = None
+        self._log = open_log(config.log_path)
         self.stats = ClientStats()
 
     async def chat(
@@ -129,8 +131,10 @@ class VLLMChatModel:
                 reply = _reply(output, request, self.model, latency)
             except MalformedReply as e:
                 self.stats.failures += 1
+                self._write_log(request, latency, error=str(e))
                 request.future.set_exception(LLMError(f"{self.model} gave an unusable reply: {e}"))
                 continue
+            self._write_log(request, latency, reply=reply)
             self.stats.prompt_tokens += reply.usage.prompt_tokens
             self.stats.completion_tokens += reply.usage.completion_tokens
             request.future.set_result(reply)
@@ -147,6 +151,21 @@ class VLLMChatModel:
                 use_tqdm=False,
                 chat_template_kwargs=template_kwargs,
             )
+
+    def _write_log(self, request: _Request, latency: float, reply: ChatReply | None = None, error: str | None = None) -> None:
+        if self._log is None:
+            return
+        self._log.write(
+            {
+                "backend": self.backend,
+                "model": self.model,
+                "sampling": asdict(request.sampling),
+                "request": {"messages": request.messages, "tools": request.tools, "json_schema": request.json_schema},
+                "reply": reply_to_log(reply) if reply else None,
+                "error": error,
+                "latency_s": round(latency, 4),
+            }
+        )
 
     def _sampling_params(self, request: _Request) -> Any:
         s = request.sampling

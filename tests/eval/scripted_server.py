@@ -5,7 +5,7 @@ Its replies are fixed per model name so driver tests are deterministic:
   answers with what the tool returned;
 - `scripted-weak` answers at once without looking anything up;
 - `scripted-broken` answers every chat request with HTTP 500;
-- `scripted-judge` scores 0.9 when the conversation names the room, else 0.1.
+- `scripted-judge` answers {"score": 0.9, ...} when the conversation names the room, else 0.1.
 It counts chat requests per model, which the resume tests read, and fails (HTTP 500) any
 request whose conversation contains a string in `broken_phrases`.
 """
@@ -23,7 +23,8 @@ MODELS = ("scripted-good", "scripted-weak", "scripted-broken", "scripted-judge")
 def _reply(model: str, messages: list[dict], tools: list[dict] | None) -> dict:
     message: dict = {"role": "assistant", "content": None}
     if model == "scripted-judge":
-        message["content"] = "0.9" if "Room 4B" in messages[-1]["content"] else "0.1"
+        score = 0.9 if "Room 4B" in messages[-1]["content"] else 0.1
+        message["content"] = json.dumps({"score": score, "reasoning": "scripted verdict"})
     elif model == "scripted-weak":
         message["content"] = "I am not sure, sorry."
     else:

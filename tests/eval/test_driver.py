@@ -1,12 +1,15 @@
 """`ise-trace eval` driven end to end against STAND-INS: a stand-in harness CLI in a fixture
 checkout (tests/eval/standin_checkout, the harness's task and trace formats) and a scripted
-stand-in model server (a real OpenAI-compatible HTTP server on loopback)."""
+stand-in model server (a real OpenAI-compatible HTTP server on loopback). The last test swaps
+the scripted server for the real embedded model server (`llm_server`)."""
 
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+
+import pytest
 
 from ise_trace.cli import main
 
@@ -154,3 +157,19 @@ def test_dry_run_with_standin_checkout_lists_plan_and_starts_nothing(run_eval_cl
     assert "run   C01_fixture_chat" in err
     assert "skip  T003_fixture_live_search: needs the live web" in err
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_driver_with_standin_harness_against_the_real_embedded_model_server(standin_checkout, llm_server, tmp_path,
+                                                                            monkeypatch):
+    """The real local model server (llama-cpp, SmolLM2-135M) passes the start-up check and
+    drives a trial through the stand-in harness to a grade (its quality is not the point)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = tmp_path / "run"
+    rc = main(["eval", "--claw-eval-dir", str(standin_checkout), "--model-base-url", llm_server.base_url,
+               "--model", llm_server.model, "--tasks", "T001", "--trials", "1", "--out", str(out)])
+    trial = load(out)["trials"][0]
+    assert rc == 0, trial["error"]
+    assert trial["error"] is None and 0.0 <= trial["score"] <= 1.0
+    events = [json.loads(line) for line in (out / trial["trace"]).read_text().splitlines()]
+    assert any(e["type"] == "message" and e["message"]["role"] == "assistant" for e in events)

@@ -42,6 +42,8 @@ class StandinServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall between headers and body
+
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 

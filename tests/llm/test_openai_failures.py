@@ -58,9 +58,26 @@ def test_standin_structured_sends_json_schema_and_validates():
     assert response_format["json_schema"]["schema"]["required"] == ["done", "reason"]
 
 
-def test_standin_structured_falls_back_when_json_schema_is_rejected():
-    """Like llama-cpp-python's server, the stand-in rejects response_format json_schema with 422."""
-    rejected = Scripted({"detail": [{"loc": ["body", "response_format", "type"], "msg": "Input should be 'text' or 'json_object'"}]}, status=422)
+FASTAPI_422 = Scripted(
+    {"detail": [{"loc": ["body", "response_format", "type"], "msg": "Input should be 'text' or 'json_object'"}]},
+    status=422,
+)
+# What a stock llama-cpp-python server answers (its error handler turns validation errors into 500).
+LLAMA_CPP_500 = Scripted(
+    {
+        "error": {
+            "message": "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+            "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}",
+            "type": "internal_server_error",
+        }
+    },
+    status=500,
+)
+
+
+@pytest.mark.parametrize("rejected", [FASTAPI_422, LLAMA_CPP_500], ids=["422", "llama-cpp-500"])
+def test_standin_structured_falls_back_when_json_schema_is_rejected(rejected):
+    """The stand-in rejects response_format json_schema as servers without it do."""
     ok = Scripted(completion('{"done": false, "reason": "no"}'))
     with StandinServer([rejected, ok]) as server:
         model = make_chat_model("openai", None, server.base_url, **FAST)

@@ -103,6 +103,14 @@ class Judge:
         return Verdict(min(max(float(found.group()), 0.0), 1.0) if found else 0.0)
 
 
+def arguments_of(call):
+    try:
+        value = json.loads(call["function"].get("arguments") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def load_grader(task_dir):
     spec = importlib.util.spec_from_file_location(f"grader_{task_dir.name}", task_dir / "grader.py")
     module = importlib.util.module_from_spec(spec)
@@ -148,7 +156,7 @@ def run_trial(task, task_dir, offset, model, base_url, api_key, judge, trace_dir
             calls = said.get("tool_calls") or []
             blocks = [{"type": "text", "text": said.get("content") or ""}]
             blocks += [{"type": "tool_use", "id": c["id"], "name": c["function"]["name"],
-                        "input": json.loads(c["function"]["arguments"] or "{}")} for c in calls]
+                        "input": arguments_of(c)} for c in calls]
             emit({"type": "message", "message": {"role": "assistant", "content": blocks},
                   "usage": {"input_tokens": 0, "output_tokens": 0}})
             messages.append({"role": "assistant", "text": said.get("content") or ""})
@@ -157,7 +165,7 @@ def run_trial(task, task_dir, offset, model, base_url, api_key, judge, trace_dir
                 break
             for call in calls:
                 name = call["function"]["name"]
-                arguments = json.loads(call["function"]["arguments"] or "{}")
+                arguments = arguments_of(call)
                 t0 = time.monotonic()
                 try:
                     status, result = post(endpoints[name], arguments)
