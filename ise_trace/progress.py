@@ -28,10 +28,11 @@ class Progress:
     ok: int = 0
     failed: int = 0
     extra: dict[str, object] = field(default_factory=dict)
-    stream: object = field(default=sys.stderr)
+    stream: object = None  # None: sys.stderr at the time of writing (pytest swaps it)
     min_interval_s: float = 0.2
     _start: float = field(default_factory=time.monotonic)
     _last: float = 0.0
+    _last_line: str = ""
     _new_since_start: int = 0
 
     def update(self, *, ok: bool = True, n: int = 1, **extra: object) -> None:
@@ -61,21 +62,29 @@ class Progress:
             f"{rate:.2f}/s eta {_fmt_eta(eta)}{extras}"
         ).strip()
 
+    def _out(self):
+        return self.stream if self.stream is not None else sys.stderr
+
     def render(self, force: bool = False) -> None:
         now = time.monotonic()
-        tty = getattr(self.stream, "isatty", lambda: False)()
+        out = self._out()
+        tty = getattr(out, "isatty", lambda: False)()
         interval = self.min_interval_s if tty else 5.0
         if not force and now - self._last < interval and self.done < self.total:
             return
-        self._last = now
+        line = self.line()
+        if force and line == self._last_line:
+            return
+        self._last, self._last_line = now, line
         if tty:
-            self.stream.write("\r\033[K" + self.line())
+            out.write("\r\033[K" + line)
         else:
-            self.stream.write(self.line() + "\n")
-        self.stream.flush()
+            out.write(line + "\n")
+        out.flush()
 
     def close(self) -> None:
         self.render(force=True)
-        if getattr(self.stream, "isatty", lambda: False)():
-            self.stream.write("\n")
-            self.stream.flush()
+        out = self._out()
+        if getattr(out, "isatty", lambda: False)():
+            out.write("\n")
+            out.flush()

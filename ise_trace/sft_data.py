@@ -21,7 +21,7 @@ from typing import Any
 from .errors import UserError
 
 IGNORE_INDEX = -100  # label of a token that carries no loss (PyTorch's cross-entropy default)
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 class SFTDataError(UserError):
@@ -76,7 +76,7 @@ def load_split(args: SFTScriptArguments, split: str):
                 "drop the flag, or give the Hub id of the dataset"
             )
         source, where_ = str(folder), str(folder)
-    elif _HUB_ID.match(args.dataset_name):
+    elif HUB_ID.match(args.dataset_name):
         check_hub_revision(args.dataset_name, args.dataset_revision)
         source, where_ = args.dataset_name, f"{args.dataset_name}@{args.dataset_revision or 'main'}"
     else:

@@ -25,11 +25,8 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import sys
 from pathlib import Path
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def make_parser():
@@ -81,11 +78,12 @@ def check_model(model_args, trust_remote_code: bool) -> None:
     from transformers import AutoConfig
 
     from ise_trace.errors import ConfigError
+    from ise_trace.sft_data import HUB_ID
 
     name = model_args.model_name_or_path
     if not name:
         raise ConfigError("model_name_or_path is not set (in the recipe or as --model_name_or_path)")
-    if not Path(name).expanduser().exists() and not _HUB_ID.match(name):
+    if not Path(name).expanduser().exists() and not HUB_ID.match(name):
         raise ConfigError(f"--model_name_or_path {name}: no such folder, and not a Hub id of the form org/name")
     try:
         AutoConfig.from_pretrained(name, revision=model_args.model_revision, trust_remote_code=trust_remote_code)
@@ -118,6 +116,8 @@ def build_trainer(script_args, training_args, model_args, model=None):
         name, revision=model_args.model_revision, trust_remote_code=training_args.trust_remote_code
     )
     if training_args.chat_template_path:  # a .jinja file replaces the template for training and inference
+        if not Path(training_args.chat_template_path).is_file():
+            raise ConfigError(f"--chat_template_path {training_args.chat_template_path}: no such .jinja file")
         tokenizer.chat_template = Path(training_args.chat_template_path).read_text(encoding="utf-8")
         training_args.chat_template_path = None
     template = sft_data.training_chat_template(tokenizer, name, training_args.assistant_only_loss)

@@ -13,6 +13,7 @@ from itertools import combinations
 
 from pydantic import BaseModel, Field
 
+from ..intents.diversity import distinct_n
 from ..schemas import AssistantMessage, Intent, Trajectory
 
 COMPLEXITIES = ("simple", "medium", "complex")
@@ -168,22 +169,10 @@ class StatsAccumulator:
             tool_call_counts=dict(self.tool_counts.most_common()),
             tool_cooccurrence=co,
             user_turn_histogram=dict(sorted(Counter(self.user_turns).items())),
-            distinct_n={f"distinct_{k}": distinct_n(texts, k) for k in (1, 2)},
+            distinct_n={f"distinct_{k}": round(distinct_n(texts, k), 4) for k in (1, 2)},
             vendi=vendi,
             vendi_note=note,
         )
-
-
-def distinct_n(texts: list[str], n: int) -> float:
-    """Unique n-grams / all n-grams over lower-cased whitespace tokens (0 for no n-grams)."""
-    seen: set[tuple[str, ...]] = set()
-    total = 0
-    for text in texts:
-        toks = text.lower().split()
-        grams = [tuple(toks[i : i + n]) for i in range(len(toks) - n + 1)]
-        total += len(grams)
-        seen.update(grams)
-    return round(len(seen) / total, 4) if total else 0.0
 
 
 def vendi_of(texts: list[str], embedder: str) -> tuple[float | None, str]:

@@ -203,13 +203,14 @@ class OpenAIChatModel:
             self.stats.retries += 1
             await asyncio.sleep(self._backoff.delay(max(retries, refused), retry_after))
 
-    def _rejected(self, e: Exception, model: str) -> RequestRejected:
+    def _rejected(self, e: Exception, model: str | None, endpoint: str = "chat/completions") -> RequestRejected:
         status = getattr(e, "status_code", 400)
         detail = f"{getattr(e, 'message', '')} {getattr(e, 'body', '') or ''}".strip()
         if status == 404:
             message = (
-                f"{self.base_url}/chat/completions answered 404 Not Found: the base URL is probably wrong "
-                f"(OpenAI-compatible servers usually end in /v1) or model '{model}' is not served there"
+                f"{self.base_url}/{endpoint} answered 404 Not Found: the base URL is probably wrong "
+                "(OpenAI-compatible servers usually end in /v1)"
+                + (f" or model '{model}' is not served there" if model else "")
             )
         elif status in (401, 403):
             message = (
@@ -223,7 +224,7 @@ class OpenAIChatModel:
     def _translate_setup_error(self, e: Exception, started: float) -> LLMError:
         kind, error, _ = _classify(e, self.config.timeout_s)
         if kind == "final":
-            return self._rejected(e, "(listing models)")
+            return self._rejected(e, None, endpoint="models")
         return LLMError(
             f"cannot reach the model server at {self.base_url} ({error}); start one with "
             "`ise-trace serve` or pass the right --base-url"

@@ -23,40 +23,29 @@ read, write and edit files, list, glob and grep. Nothing outside the workspace c
 """
 
 SIMULATOR_SYSTEM_PROMPT = """\
-You are role-playing a human user who is working with an AI assistant in a Linux workspace.
-You are the USER. The assistant is someone else; it types commands and edits files for you.
+You play a human USER chatting with an AI assistant that works for you in a Linux workspace.
+Only the assistant runs commands and edits files.
 
-## Who you are
-{persona_block}
-
-## What you want done (your goal for the whole conversation)
-{intent_text}
-
-Details you have in mind ({complexity} task):
+You are {name}, a {experience} {role} in {industry} ({work_context}). You write: {style}.{expertise}
+Your goal for the whole conversation ({complexity}): {intent_text}
+Details you have in mind:
 {task_block}
 
-## How you behave
-1. Perspective lock. You are always the user. Never speak as the assistant, never offer help,
-   never explain how you would do the work yourself, never say you ran or changed anything
-   (only the assistant touches the workspace). Do not ask the assistant open questions about your
-   own task such as what you want or which option to choose: you know your needs, so when a
-   detail is missing, decide it and state it.
-2. Register matching. Write as {name} would: a {experience} {role}, {style}. Use the words and the
-   level of technical detail this person would use. Keep messages short, like a chat message.
-3. Incremental advancement. Start with one small first step, not the whole goal. Each later
-   message adds the next piece, a requirement or a detail, once the previous step is done.
-4. Responsive conditioning. React to what really happened, shown to you as a record of the
-   commands and file operations that ran, with their exit codes and errors. If something failed,
-   say so and ask for a fix. If the assistant claims something the record does not show, ask it to
-   actually do it or to show you. Before you declare the goal done, ask for a check that proves it
-   (run it, show the output, list the file).
+Rules:
+1. Perspective lock: stay the user. Never talk as the assistant, never offer help, never say you ran or changed
+   anything yourself. Never ask the assistant what you want or which option to pick: decide
+   missing details yourself and state them.
+2. Register matching: sound like {name}, their vocabulary and level of detail, short chat messages.
+3. Incremental advancement: open with one small first step; add the next piece only after the previous
+   one is done.
+4. Responsive conditioning: react to what really happened. You see a record of the commands and file operations
+   that ran, with exit codes and errors. Point out failures and ask for fixes; if the assistant
+   claims something the record does not show, ask it to do it or show it. Ask for a check (run
+   it, show the output) before you call the goal done.
 
-## Your reply
-Reply with one JSON object only:
-{{"completed": false, "query": "<your next message to the assistant>", "reason": "<one short note on why>", "is_success": false}}
-- "completed": true only when your whole goal is done and verified, or when you give up.
-- "is_success": true only together with "completed": true, when the goal really was achieved.
-- "query": your message to the assistant, in your own voice (may be a short thanks when completed).
+Reply with one JSON object: {{"completed": false, "query": "<your message>", "reason": "<short why>", "is_success": false}}
+"completed": true only when the whole goal is done and checked, or you give up; "is_success": true
+only with "completed": true when the goal was achieved.
 """
 
 OPENING_INSTRUCTION = (
@@ -70,38 +59,24 @@ TURN_INSTRUCTION = (
 )
 
 
-def persona_block(intent: Intent) -> str:
-    p = intent.persona
-    lines = [
-        f"- Name: {p.name}",
-        f"- Role: {p.experience_level} {p.role} in {p.industry}",
-        f"- Context: {p.work_context}",
-        f"- Writing style: {p.communication_style}",
-    ]
-    if p.expertise:
-        lines.append(f"- Knows well: {', '.join(p.expertise)}")
-    return "\n".join(lines)
-
-
 def task_block(intent: Intent) -> str:
-    lines = []
-    for domain in intent.domains:
-        for task in domain.tasks:
-            lines.append(f"- [{domain.name}] {task.name}: {task.description}")
-    return "\n".join(lines) or "- (no further details)"
+    lines = [f"- {task.name}: {task.description}" for domain in intent.domains for task in domain.tasks]
+    return "\n".join(lines) or "- (none)"
 
 
 def simulator_system_prompt(intent: Intent) -> str:
     p = intent.persona
     return SIMULATOR_SYSTEM_PROMPT.format(
-        persona_block=persona_block(intent),
-        intent_text=intent.text,
-        complexity=intent.complexity,
-        task_block=task_block(intent),
         name=p.name,
         experience=p.experience_level,
         role=p.role,
+        industry=p.industry,
+        work_context=p.work_context.rstrip("."),
         style=p.communication_style,
+        expertise=f" You know: {', '.join(p.expertise)}." if p.expertise else "",
+        complexity=f"a {intent.complexity} task",
+        intent_text=intent.text,
+        task_block=task_block(intent),
     )
 
 

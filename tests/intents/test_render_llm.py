@@ -18,19 +18,21 @@ from ise_trace.schemas import Intent
 
 
 def _intents_cli(out: Path, *extra: str) -> int:
-    return main(["intents", "--n", "3", "--seed", "11", "--out", str(out), "--concurrency", "2", "--max-attempts", "2", *extra])
+    return main(["intents", "--n", "2", "--seed", "11", "--out", str(out), "--concurrency", "2", "--max-attempts", "2", *extra])
 
 
 @pytest.mark.slow
 def test_real_model_renders_validated_intents_and_a_rerun_resumes(llm_server, tmp_path, capsys):
     out = tmp_path / "run" / "intents.jsonl"
-    server = ["--backend", "openai", "--base-url", llm_server.base_url, "--model", llm_server.model]
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("intents:\n  max_tokens: 160\nllm:\n  timeout_s: 300\n")  # short drafts keep CPU time low
+    server = ["--base-url", llm_server.base_url, "--model", llm_server.model, "--config", str(recipe)]
     assert _intents_cli(out, *server) == 0
     stats = json.loads(OutputPaths.beside(out).stats.read_text())
     records = [Intent.model_validate_json(line) for line in out.read_text().splitlines()]
 
-    assert stats["sampled"] == 3
-    assert stats["rendered"] + stats["failed_validation"]["intents"] == 3
+    assert stats["sampled"] == 2
+    assert stats["rendered"] + stats["failed_validation"]["intents"] == 2
     assert stats["unique"] == len(records) == stats["rendered"] - sum(
         stats["duplicates_removed"][k] for k in ("exact", "near")
     )

@@ -29,11 +29,14 @@ def tiny_args(tiny, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def accelerate_launch(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
-    """`accelerate launch` of sft/train.py on one CPU process, as a user runs it."""
+def accelerate_launch(*args: str, timeout: int = 420) -> subprocess.CompletedProcess:
+    """`accelerate launch` of sft/train.py on one CPU process, as a user runs it.
+
+    One thread: the test machine is shared, and two spinning OpenMP threads slow each step several times.
+    """
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
-        "--cpu", "--mixed_precision", "no", "--dynamo_backend", "no", "--num_cpu_threads_per_process", "2",
+        "--cpu", "--mixed_precision", "no", "--dynamo_backend", "no", "--num_cpu_threads_per_process", "1",
         str(ROOT / "sft" / "train.py"), *args,
     ]
     return subprocess.run(

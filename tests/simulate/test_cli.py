@@ -84,13 +84,13 @@ def _lines(path: Path) -> list[str]:
 @pytest.mark.docker
 def test_sigkill_then_rerun_records_every_intent_exactly_once(tmp_path, llm_server, sandbox_image):
     """Kill a real `ise-trace simulate` with SIGKILL twice (during start-up, then mid-run), rerun it."""
-    n = 4
+    n = 3
     intents, out = _intents(tmp_path, n), tmp_path / "run"
     recipe = tmp_path / "recipe.yaml"  # small budgets: what is tested is the ledger, not the dialogue
     recipe.write_text("simulate:\n  drift_regenerations: 1\n  agent_max_tokens: 40\n  user_max_tokens: 48\n")
     command = [*CLI, "--intents", str(intents), "--out", str(out), "--config", str(recipe), "--agent-backend", "openai",
                "--agent-base-url", llm_server.base_url, "--concurrency", "2", "--max-user-turns", "1",
-               "--max-agent-steps", "2", "--max-tool-calls", "2", "--time-budget-s", "20", "--max-attempts", "2"]
+               "--max-agent-steps", "2", "--max-tool-calls", "2", "--time-budget-s", "15", "--max-attempts", "2"]
     ledger = out / "trajectories.jsonl"
 
     def start() -> subprocess.Popen:
