@@ -1,6 +1,6 @@
 """Training throughput of our SFT recipe next to TRL's defaults, measured in the same run.
 
-    python benchmarks/bench_sft.py                   # CPU: the tiny recipe on a tiny random Qwen3
+    python benchmarks/bench_sft.py                   # CPU: the tiny recipe on a tiny random Qwen3 (1 thread)
     python benchmarks/bench_sft.py --gpu --size 4b   # GPU: a LoRA step on a random Qwen3-4B, + peak memory
 
 Both sides train the same successful trajectories from the same dataset folder with LoRA.
@@ -204,17 +204,25 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="folder written by --prepare (GPU run)")
     parser.add_argument("--prepare", type=Path, help="write the GPU run's data into this folder and exit")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads (default 1 on the CPU run: steady figures on a shared machine)"
+    )
     a = parser.parse_args()
     if a.prepare:
         print(f"prepared {prepare_gpu_data(a.prepare, a.size)}")
         return
     import torch
 
+    if a.threads or not a.gpu:
+        torch.set_num_threads(a.threads or 1)
     if a.gpu and not torch.cuda.is_available():
         sys.exit("--gpu: no CUDA device here")
     steps = a.steps or (8 if a.gpu else 12)
     rows = gpu_bench(a.size, steps, a.warmup, a.data, a.attn.split(",")) if a.gpu else cpu_bench(steps, a.warmup)
-    where = f"{torch.cuda.get_device_name()} (random Qwen3-{a.size})" if a.gpu else "CPU (tiny random Qwen3)"
+    where = (
+        f"{torch.cuda.get_device_name()} (random Qwen3-{a.size})" if a.gpu
+        else f"CPU (tiny random Qwen3, {torch.get_num_threads()} threads)"
+    )
     print(f"\nSFT throughput on {where}, {steps} steps, first {a.warmup} not timed")
     print(f"{'':28} {'tokens/s':>10} {'s/step':>8} {'tokens/step':>12} {'peak GiB':>9} {'trainable':>11}")
     for r in rows:

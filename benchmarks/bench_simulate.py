@@ -255,7 +255,8 @@ async def main(args: argparse.Namespace) -> None:
             print(f"episode: {args.user_turns} user turns x {args.calls} exec calls ('{COMMAND}'), "
                   f"{requests_per_call:.2f} model requests per tool call; pool of {pool.size} workspaces")
             print(f"instant scripted model server on loopback: {http_ms:.2f} ms per request with a bare http.client")
-            print("per tool call, as one of c concurrent episodes sees it (wall * c / calls):")
+            print("time per tool call = wall time / tool calls run (at c=1 the latency of one call; above it, "
+                  "what one call costs the machine)")
             print(f"{'conc':>4} {'eps':>4} | {'bare':>8} | {'stage S alone':>13} {'overhead':>9} | "
                   f"{'full (HTTP)':>11} {'overhead':>9} {'in client':>9} | {'traj/h bare':>11} {'S alone':>8} {'full':>6}")
             for c in args.concurrency:
@@ -271,17 +272,17 @@ async def main(args: argparse.Namespace) -> None:
                 http_wall, client_s = await our_episodes(pool, http_agent, http_user, n, c, args.user_turns, args.calls)
 
                 def per_call(wall: float) -> float:
-                    return 1000 * wall * c / (n * calls)
+                    return 1000 * wall / (n * calls)
 
                 bare, local, full = per_call(bare_wall), per_call(local_wall), per_call(http_wall)
                 print(f"{c:>4} {n:>4} | {bare:>6.2f}ms | {local:>11.2f}ms {local - bare:>7.2f}ms | "
-                      f"{full:>9.2f}ms {full - bare:>7.2f}ms {1000 * client_s / (n * calls):>7.2f}ms | "
+                      f"{full:>9.2f}ms {full - bare:>7.2f}ms {1000 * client_s / (n * calls) / c:>7.2f}ms | "
                       f"{n / bare_wall * 3600:>11.0f} {n / local_wall * 3600:>8.0f} {n / http_wall * 3600:>6.0f}")
             print("bare: acquire a workspace and run the same commands with Workspace.exec, nothing else.\n"
                   "stage S alone: the full runner (agent loop, run_tool, digest, drift and grounding checks, records, "
                   "ledger fsync) with the scripted replies answered in process.\n"
                   "full (HTTP): the same through the LLM layer's openai backend to the loopback server; 'in client' is "
-                  "the time spent inside ChatModel calls. Target: stage S overhead under 10 ms per tool call.")
+                  "the time spent inside ChatModel calls (summed over episodes, divided by c). Target: stage S overhead under 10 ms per tool call.")
     finally:
         server.terminate()
         server.join(5)

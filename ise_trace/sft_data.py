@@ -85,7 +85,8 @@ def load_split(args: SFTScriptArguments, split: str):
             "and not a Hub id of the form org/name"
         )
     # The builder's layout is read file by file: `datasets` caches a folder's named configs under the
-    # folder's base name alone, so a rebuilt (or another) `ise-trace` folder would load stale rows.
+    # folder's base name and a hash of its card's YAML, so a folder whose `configs:` globs carry no
+    # content fingerprint (older builds, hand-written cards) would load stale rows once rebuilt.
     shards = sorted((folder / "data" / args.dataset_config).glob(f"{split}-*.parquet")) if folder.is_dir() else []
     try:
         if shards:

@@ -96,36 +96,16 @@ configs:
 
 
 def write_dataset(folder: Path, trajectories: list) -> Path:
-    """Write trajectories as `ise-trace build` does: its features and rows, one parquet shard, configs in README."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    """Write trajectories with the builder's features, rows and shard writer; the configs go in README.md."""
     from ise_trace.dataset.features import trajectory_features, trajectory_row
+    from ise_trace.dataset.shards import ShardedWriter
 
-    schema = trajectory_features().arrow_schema
-    # pyarrow cannot build nested JSON-extension columns from Python objects; build the string
-    # storage, then cast each column to its declared type.
-    storage = pa.Table.from_pylist(
-        [trajectory_row(t) for t in trajectories], schema=pa.schema([(f.name, _storage(f.type)) for f in schema])
-    )
-    table = pa.Table.from_arrays([storage.column(f.name).cast(f.type) for f in schema], schema=schema)
-    shard = Path(folder) / "data" / "trajectories" / "train-00000-of-00001.parquet"
-    shard.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, shard)
+    writer = ShardedWriter(Path(folder) / "data" / "trajectories", trajectory_features(), max_shard_bytes=1 << 30)
+    for t in trajectories:
+        writer.add("train", trajectory_row(t))
+    writer.close()
     (Path(folder) / "README.md").write_text(_CARD, encoding="utf-8")
     return Path(folder)
-
-
-def _storage(t):
-    import pyarrow as pa
-
-    if isinstance(t, pa.BaseExtensionType):
-        return t.storage_type
-    if pa.types.is_struct(t):
-        return pa.struct([pa.field(f.name, _storage(f.type)) for f in t])
-    if pa.types.is_list(t):
-        return pa.list_(_storage(t.value_type))
-    return t
 
 
 def build_tokenizer(corpus: list[str], vocab_size: int = 800):

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, help="structured intents to sample (default 100)")
     p.add_argument("--seed", type=int, help="sampler seed (default 0)")
     p.add_argument("--out", default="intents.jsonl", help="output JSONL; stats, duplicates and rejects go beside it")
-    p.add_argument("--config", help="YAML recipe; its `intents:` section sets any IntentConfig field")
+    p.add_argument("--config", help="YAML recipe: its `intents:` and `llm:` sections set IntentConfig and LLMConfig fields")
     p.add_argument("--backend", help="LLM backend: openai, llama-cpp (embedded, default) or vllm")
     p.add_argument("--model", help="model name (default: the server's first model, or the embedded one)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for the openai backend")

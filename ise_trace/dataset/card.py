@@ -41,12 +41,22 @@ class CardTemplateError(UserError):
 
 
 @dataclass
+class SplitFiles:
+    """One split's parquet files and the glob `configs:` names them by, both relative to the folder."""
+
+    files: list[str]
+    glob: str
+    num_rows: int
+    num_bytes: int
+
+
+@dataclass
 class ConfigFiles:
-    """What one config of the folder holds: per split, its parquet files (relative) and sizes."""
+    """What one config of the folder holds, split by split."""
 
     name: str
     features: Any  # datasets.Features
-    splits: dict[str, tuple[list[str], int, int]] = field(default_factory=dict)  # split -> (files, rows, bytes)
+    splits: dict[str, SplitFiles] = field(default_factory=dict)
 
 
 def size_category(n: int) -> str:
@@ -75,20 +85,20 @@ def card_data_yaml(build: BuildConfig, configs: list[ConfigFiles], n_rows: int) 
     infos = DatasetInfosDict()
     for cfg in configs:
         entry: dict[str, Any] = {
-            "data_files": [
-                {"split": split, "path": f"data/{cfg.name}/{split}-*.parquet"} for split in cfg.splits
-            ]
+            # The globs carry each split's content fingerprint (see shards.py): `datasets` keys a
+            # local folder's cache on this YAML, so new content must change it.
+            "data_files": [{"split": split, "path": files.glob} for split, files in cfg.splits.items()]
         }
         if cfg.name == DEFAULT_CONFIG:
             entry["default"] = True
         metadata[cfg.name] = entry
         split_dict = SplitDict()
-        for split, (_, rows, nbytes) in cfg.splits.items():
-            split_dict.add(SplitInfo(name=split, num_bytes=nbytes, num_examples=rows))
+        for split, files in cfg.splits.items():
+            split_dict.add(SplitInfo(name=split, num_bytes=files.num_bytes, num_examples=files.num_rows))
         infos[cfg.name] = DatasetInfo(
             features=cfg.features,
             splits=split_dict,
-            dataset_size=sum(nbytes for _, _, nbytes in cfg.splits.values()),
+            dataset_size=sum(files.num_bytes for files in cfg.splits.values()),
             config_name=cfg.name,
         )
     metadata.to_dataset_card_data(data)

@@ -18,7 +18,15 @@ from ..errors import ConfigError
 from ..fsio import atomic_dir, write_text_atomic
 from ..progress import Progress
 from ..schemas import Intent, Trajectory
-from .card import DEFAULT_TEMPLATE, ConfigFiles, card_context, card_data_yaml, check_template, render_card
+from .card import (
+    DEFAULT_TEMPLATE,
+    ConfigFiles,
+    SplitFiles,
+    card_context,
+    card_data_yaml,
+    check_template,
+    render_card,
+)
 from .features import intent_features, intent_row, trajectory_features, trajectory_row
 from .ledger import LedgerError, RunDir, read_intents
 from .plots import write_plots
@@ -177,7 +185,7 @@ def build_folder(
             ise_trace_version=__version__,
         )
         write_text_atomic(tmp / "README.md", render_card(template, context))
-        files = {c.name: {s: v[0] for s, v in c.splits.items()} for c in configs if c.splits}
+        files = {c.name: {s: v.files for s, v in c.splits.items()} for c in configs if c.splits}
 
     return BuildResult(out=out, stats=stats, files=files, duplicates=traj.duplicates)
 
@@ -191,5 +199,11 @@ def _config_files(root: Path, name: str, features, splits: dict[str, SplitInfo])
     for split in SPLITS:  # the Hub shows splits in the order of the YAML
         info = splits.get(split)
         if info is not None and info.num_rows:
-            cfg.splits[split] = ([p.relative_to(root).as_posix() for p in info.files], info.num_rows, info.num_bytes)
+            folder = info.files[0].parent.relative_to(root).as_posix()
+            cfg.splits[split] = SplitFiles(
+                files=[p.relative_to(root).as_posix() for p in info.files],
+                glob=f"{folder}/{info.glob}",
+                num_rows=info.num_rows,
+                num_bytes=info.num_bytes,
+            )
     return cfg

@@ -1,12 +1,25 @@
-"""Parquet shards of bounded size, named as the Hub expects: `<split>-NNNNN-of-NNNNN.parquet`.
+"""Parquet shards of bounded size, named as the Hub expects: `<split>-NNNNN-of-NNNNN-<fp>.parquet`.
 
 Rows are buffered a batch at a time per split and streamed into the current shard; a shard is
-closed when its Arrow size passes the bound. The final count is only known at the end, so shards
-are written under provisional names and renamed once every split is closed.
+closed when its Arrow size passes the bound. The final count and the fingerprint are only known at
+the end, so shards are written under provisional names and renamed once their split is closed.
+
+Why the fingerprint `<fp>` (a hash of the split's bytes): `datasets` caches a local folder's
+named configs under `<folder name>/<config>/<hash of the card's YAML>`. That hash covers the
+`configs:` globs as written (not the files they match, their sizes or times) and `dataset_info`
+(features, rows and bytes per split), so a folder rebuilt in place, or another folder of the
+same name, holding other rows of the same sizes would be served the old rows from the cache.
+With the fingerprint in the file names and so in the globs, the YAML changes exactly when the
+content does, an identical rebuild keeps its names and its cache, and a glob never matches a
+foreign shard. A value put in the card only to move the hash (`datasets` drops unknown config
+fields, so it would have to be, say, a `description` in `dataset_info`) would be tied to the
+files by nothing but our word, and would not change when the files are replaced by hand.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +28,24 @@ from typing import Any
 FIRST_BATCH_ROWS = 16  # measures the row size; later batches are sized from it
 MAX_BATCH_ROWS = 1024
 MAX_BATCH_BYTES = 32 * 1024 * 1024  # one row group: streaming readers fetch a few MB at a time
+FINGERPRINT_CHARS = 12  # hex digits of sha256: 48 bits, no collision between builds in practice
+# A shard of any split, with or without a fingerprint (older builds had none).
+SHARD_NAME = re.compile(r"[\w.]+-\d{5}-of-\d{5}(-[0-9a-f]+)?\.parquet")
+
+
+def shard_glob(split: str, fingerprint: str) -> str:
+    """The glob matching exactly the shards of one split written with this fingerprint."""
+    return f"{split}-*-{fingerprint}.parquet"
+
+
+def fingerprint(paths: list[Path]) -> str:
+    """Short hash of the files' bytes, in order."""
+    h = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:FINGERPRINT_CHARS]
 
 
 def storage_type(t):
@@ -86,16 +117,17 @@ class _SplitWriter:
             self._writer.close()
             self._writer = None
 
-    def close(self) -> list[Path]:
-        """Flush, close, and give each shard its final `<split>-i-of-n` name."""
+    def close(self) -> SplitInfo:
+        """Flush, close, and give each shard its final `<split>-i-of-n-<fingerprint>` name."""
         self._flush()
         self._close_shard()
+        fp = fingerprint(self.shards)
         final = []
         for i, path in enumerate(self.shards):
-            target = self.folder / f"{self.split}-{i:05d}-of-{len(self.shards):05d}.parquet"
+            target = self.folder / f"{self.split}-{i:05d}-of-{len(self.shards):05d}-{fp}.parquet"
             path.rename(target)
             final.append(target)
-        return final
+        return SplitInfo(files=final, glob=shard_glob(self.split, fp), num_rows=self.num_rows, num_bytes=self.num_bytes)
 
 
 @dataclass
@@ -124,14 +156,23 @@ class ShardedWriter:
             self.add(split, row)
 
     def close(self) -> dict[str, SplitInfo]:
-        return {
-            name: SplitInfo(files=w.close(), num_rows=w.num_rows, num_bytes=w.num_bytes)
-            for name, w in sorted(self._splits.items())
-        }
+        """Close every split, then remove shards an earlier write left in the folder.
+
+        A rewrite in place used to overwrite shards of the same name; with fingerprints the
+        names change, so the old series go explicitly. The folder then holds exactly the
+        series written here, which readers globbing `<split>-*.parquet` rely on.
+        """
+        infos = {name: w.close() for name, w in sorted(self._splits.items())}
+        written = {path for info in infos.values() for path in info.files}
+        for path in self.folder.iterdir():
+            if SHARD_NAME.fullmatch(path.name) and path not in written:
+                path.unlink()
+        return infos
 
 
 @dataclass
 class SplitInfo:
     files: list[Path]
+    glob: str  # matches `files` and nothing else, relative to the config's folder
     num_rows: int
     num_bytes: int  # Arrow (uncompressed) bytes, as `dataset_info` reports them

@@ -137,11 +137,11 @@ class IntentPipeline:
             progress = Progress(total=len(sequence), label="intents", stream=self.progress_stream)
             if len(sequence) > len(todo):
                 progress.skip(len(sequence) - len(todo))
-            counts = {"rendered": 0, "failed": 0}
-            error: BaseException | None = None
+            counts = {"rendered": 0, "failed": 0, "rejected_drafts": 0}
+            error: UserError | None = None
             try:
                 await self._render_all(todo, intents_out, rejects_out, progress, counts)
-            except Exception as e:  # noqa: BLE001 - any model failure stops the run the same way
+            except UserError as e:  # server down, request refused, output unwritable: stop, keep, report
                 error = e
             finally:
                 progress.close()
@@ -216,7 +216,8 @@ class IntentPipeline:
             counts["rendered"] += 1
         else:
             counts["failed"] += 1
-        progress.update(ok=result.intent is not None, rendered=counts["rendered"], failed_attempts=len(result.failures))
+        counts["rejected_drafts"] += len(result.failures)
+        progress.update(ok=result.intent is not None, rejected_drafts=counts["rejected_drafts"])
 
     # ------------------------------------------------------------------ dedup and stats
 

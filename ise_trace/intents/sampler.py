@@ -68,6 +68,8 @@ def _distinct(rng: random.Random, n: int, k: int, cumulative: list[float] | None
 
 
 class IntentSampler:
+    """Iterate for the endless tuple sequence of `config.seed`, or `sample(n)` for its first n."""
+
     def __init__(self, taxonomy: Taxonomy, config: IntentConfig):
         self.taxonomy = taxonomy
         self.config = config

@@ -34,10 +34,12 @@ _HTML_TAGS = frozenset(
     "item entry channel feed lastmod urlset".split()
 )
 
-# Replies that talk about the job instead of doing it.
+# Replies that talk about the job instead of doing it, or echo the renderer prompt back
+# (its field labels, or the rejection feedback of a previous draft, which names the tasks).
 _META = re.compile(
-    r"^\s*(?:sure|certainly|here is|here's|as an ai|i am an ai|i'm an ai)\b|\bas an ai (?:language )?model\b",
-    re.I,
+    r"^\s*(?:sure|certainly|here is|here's|as an ai|i am an ai|i'm an ai)\b|\bas an ai (?:language )?model\b"
+    r"|\bprevious draft\b|\bwas rejected\b|\bdoes not mention\b|^\s*(?:person|voice|situation|tasks):",
+    re.I | re.M,
 )
 
 

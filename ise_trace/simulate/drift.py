@@ -20,6 +20,7 @@ class DriftKind(str, Enum):
     offers_help = "offers_help"
     open_question = "open_question"
     contradicts_execution = "contradicts_execution"
+    placeholder = "placeholder"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class DriftFinding:
             DriftKind.offers_help: "it offers help instead of asking for it",
             DriftKind.open_question: "it asks the assistant what you want instead of saying it",
             DriftKind.contradicts_execution: "it claims an outcome the record of what ran contradicts",
+            DriftKind.placeholder: "it writes a placeholder or repeats the instructions instead of a real message",
         }[self.kind]
         return f'{what} ("{self.evidence}")'
 
@@ -67,6 +69,15 @@ OFFERS_HELP = _rx(
     r"\bdo you want me to\b",
     r"\bshall i\b",
     r"\blet me know if you(?:'d| would)? (?:like|want|need) (?:me to|any(?:thing)?|more|further|help)\b",
+)
+
+# Small models often echo the reply schema ("<your next message to the assistant>") instead of
+# writing a message; such a turn would teach the agent to answer template text.
+PLACEHOLDER = _rx(
+    r"^\W*<[^<>]{0,120}>\W*$",
+    r"[<\[{]\s*(?:your|the user'?s?|insert|message|query|next message)\b[^>\]}]{0,80}[>\]}]",
+    r"\b(?:the user'?s|your) next message to the assistant\b",
+    r"\bshort note on why the user says this\b",
 )
 
 OPEN_QUESTION = _rx(
@@ -127,6 +138,7 @@ def check_drift(text: str, digest: TurnDigest | None) -> list[DriftFinding]:
         (DriftKind.assistant_voice, ASSISTANT_VOICE),
         (DriftKind.offers_help, OFFERS_HELP),
         (DriftKind.open_question, OPEN_QUESTION),
+        (DriftKind.placeholder, PLACEHOLDER),
     ):
         hit = _first_match(patterns, text)
         if hit:

@@ -57,7 +57,6 @@ class UserSimulator:
             {"role": "system", "content": prompts.simulator_system_prompt(intent)}
         ]
         self.drift_turns = 0
-        self.completion_refusals = 0
 
     async def open(self) -> AcceptedTurn:
         """The first message: one small step. A 'completed' flag here means nothing and is dropped."""
@@ -105,7 +104,6 @@ class UserSimulator:
                 unbacked = unbacked_claims(agent_reply or "", calls, digest or TurnDigest())
                 if unbacked and refusals_left > 0:
                     refusals_left -= 1
-                    self.completion_refusals += 1
                     correction = self._correction(turn, prompts.completion_refused_feedback(unbacked))
                     continue
             self.history.append({"role": "assistant", "content": turn.model_dump_json()})

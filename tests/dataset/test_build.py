@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -25,7 +26,9 @@ def test_folder_has_sharded_parquet_per_config_and_split(built):
     train = [s for s in shards if s.startswith("train-")]
     assert len(train) > 1, "the small shard bound should have split train into several shards"
     n = len(train)
-    assert train == [f"train-{i:05d}-of-{n:05d}.parquet" for i in range(n)]
+    fingerprint = train[0].removesuffix(".parquet").rsplit("-", 1)[1]
+    assert re.fullmatch(r"[0-9a-f]{12}", fingerprint)
+    assert train == [f"train-{i:05d}-of-{n:05d}-{fingerprint}.parquet" for i in range(n)]
     assert not [s for s in shards if "partial" in s or s.startswith(".")]
     rows = sum(pq.ParquetFile(out / "data" / "trajectories" / s).metadata.num_rows for s in shards)
     assert rows == N_TRAJECTORIES
@@ -58,7 +61,12 @@ def test_card_declares_configs_features_and_the_glance_table(built):
     meta = _front_matter(readme)
     configs = {c["config_name"]: c for c in meta["configs"]}
     assert configs["trajectories"]["default"] is True
-    assert {"split": "train", "path": "data/trajectories/train-*.parquet"} in configs["trajectories"]["data_files"]
+    for config in ("trajectories", "intents"):
+        for entry in configs[config]["data_files"]:
+            # each split's glob names exactly its own shards, fingerprint included
+            matched = sorted(p.relative_to(built.out).as_posix() for p in built.out.glob(entry["path"]))
+            assert matched == sorted(built.files[config][entry["split"]])
+            assert re.fullmatch(rf"data/{config}/{entry['split']}-\*-[0-9a-f]{{12}}\.parquet", entry["path"])
     assert "intents" in configs
     infos = {i["config_name"]: i for i in meta["dataset_info"]}
     assert sum(s["num_examples"] for s in infos["trajectories"]["splits"]) == N_TRAJECTORIES

@@ -58,6 +58,8 @@ def test_a_concrete_text_covering_its_tasks_passes():
         (GOOD.replace("north.csv", "${REGION}.csv"), "placeholder"),
         ("Sure! Here is a request: " + GOOD, "meta"),
         ("As an AI language model I would write: " + GOOD, "meta"),
+        ("Your previous draft was rejected, does not mention: merge csv files, archive a folder. " + GOOD, "meta"),
+        ("Person: Ines Ferreira, senior data analyst.\nTasks:\n" + GOOD, "meta"),
         (
             "I have three exports in shipments/2024-q1/ (north.txt, south.txt, east.txt). Please merge them into "
             "one file with a single header row so I can send it on.",

@@ -44,6 +44,10 @@ LABELLED = [
     ("Nice, all tests are passing.", NOTHING, DriftKind.contradicts_execution),
     ("It still fails with the same error.", OK, DriftKind.contradicts_execution),
     ("I'm still getting an error when it runs.", OK, DriftKind.contradicts_execution),
+    # --- placeholders and echoed instructions (small models copy the reply schema)
+    ("<your next message to the assistant>", None, DriftKind.placeholder),
+    ("The user's next message to the assistant.", OK, DriftKind.placeholder),
+    ("Please rename [insert file name here] to report.csv", OK, DriftKind.placeholder),
     # --- clean user turns
     ("Can you make a folder called reports and put an empty notes.txt in it?", None, None),
     ("The script crashed with a NameError on df. Please fix that and run it again.", FAILED, None),
@@ -58,6 +62,7 @@ LABELLED = [
     ("Our nightly export fails with a timeout; start by finding the script under jobs/.", None, None),
     ("Let me know when the archive is ready.", OK, None),
     ("Which file did you change? Show me the diff.", OK, None),
+    ("Replace <title> in index.html with 'Q3 report'.", OK, None),
 ]
 
 
