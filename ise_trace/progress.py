@@ -59,7 +59,7 @@ class Progress:
         extras = "".join(f" {k}={v}" for k, v in self.extra.items())
         return (
             f"{self.label} {self.done}/{self.total} ok={self.ok} failed={self.failed} "
-            f"{rate:.2f}/s eta {_fmt_eta(eta)}{extras}"
+            f"{rate:.2f}/s elapsed {_fmt_eta(elapsed)} eta {_fmt_eta(eta)}{extras}"
         ).strip()
 
     def _out(self):
@@ -69,7 +69,7 @@ class Progress:
         now = time.monotonic()
         out = self._out()
         tty = getattr(out, "isatty", lambda: False)()
-        interval = self.min_interval_s if tty else 5.0
+        interval = self.min_interval_s if tty else 10.0
         if not force and now - self._last < interval and self.done < self.total:
             return
         line = self.line()

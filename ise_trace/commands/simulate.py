@@ -108,7 +108,10 @@ async def _simulate(args: argparse.Namespace, config, intents) -> dict:
     async with open_models(_model_spec(args, "agent"), _model_spec(args, "user")) as (agent_models, user_models):
         run_dir, run_key = open_run(args.out, config, agent_models, user_models, intents_source=str(args.intents))
         try:
-            async with WorkspacePool(size=config.concurrency, run_id=_pool_id(args.out)) as pool:
+            # No more workspaces than episodes left to run: each costs a container start.
+            left = len({i.id for i in intents} - run_dir.trajectories.finished_intents())
+            size = max(1, min(config.concurrency, left))
+            async with WorkspacePool(size=size, run_id=_pool_id(args.out)) as pool:
                 setup = EpisodeSetup(
                     agent_model=agent_models[0],
                     user_model=user_models[0],

@@ -93,9 +93,19 @@ async def run_simulation(
             session.drift += trajectory.stats.drift_turns
             progress.update(ok=trajectory.outcome.status == "success", errors=session.errored, drift=session.drift)
 
-    async with asyncio.TaskGroup() as group:
-        for slot in range(min(config.concurrency, len(pending))):
-            group.create_task(worker(slot))
+    async def heartbeat() -> None:
+        # Episodes take minutes on a CPU: keep the progress line (and its elapsed time) moving.
+        while True:
+            await asyncio.sleep(1)
+            progress.render()
+
+    ticker = asyncio.create_task(heartbeat())
+    try:
+        async with asyncio.TaskGroup() as group:
+            for slot in range(min(config.concurrency, len(pending))):
+                group.create_task(worker(slot))
+    finally:
+        ticker.cancel()
     progress.close()
 
     elapsed = time.monotonic() - started
