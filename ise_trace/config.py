@@ -182,7 +182,7 @@ class BuildConfig(Section):
 # The paper's parameters (arXiv 2606.11520): ~50,000 sampled intents, up to 23 user turns,
 # Vendi measured with all-mpnet-base-v2.
 BUILD_PRESETS: dict[str, BuildConfig] = {
-    "demo": BuildConfig(name="demo", n_intents=8, max_user_turns=4),
+    "demo": BuildConfig(name="demo", n_intents=4, max_user_turns=3),
     "paper": BuildConfig(
         name="paper", n_intents=50_000, backend="vllm", max_user_turns=23, embedder="mpnet"
     ),

@@ -32,10 +32,10 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/ise-trace-dockerd.log" >&2; exit 1; }
 fi
 
-# --- Python environment: reinstalled only when pyproject.toml changes
+# --- Python environment: reinstalled only when pyproject.toml or constraints.txt change
 [ -x .venv/bin/python ] || { say "creating .venv"; python3 -m venv .venv; }
 stamp=.venv/.ise-trace-installed
-want="$(sha256sum pyproject.toml | cut -c1-16)"
+want="$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing Python packages (the first time compiles llama-cpp-python: ~10 minutes)"
   log=.venv/pip-install.log
@@ -44,7 +44,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   pipi --upgrade pip
   # torch first, pinned: this version's CPU wheel is available locally; others are gigabytes.
   pipi torch==2.13.0
-  pipi -e '.[dev]'
+  pipi -c constraints.txt -e '.[dev]'
   echo "$want" >"$stamp"
 fi
 

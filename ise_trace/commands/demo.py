@@ -18,25 +18,50 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+DEMO_RECIPE = "demo.yaml"
+
+
 def run(args: argparse.Namespace) -> int:
+    from importlib.resources import files
     from pathlib import Path
 
     from ..cli import main
+    from ..config import BUILD_PRESETS
+    from ..dataset.stages import SIMULATE_PARTIAL, work_dir_for
+    from ..errors import UserError
     from ..execute.image import build_image
 
     build_image()  # a no-op when the image for this definition exists
-    argv = ["build", "--config", "demo", "--out", args.out]
-    if args.n_intents:
-        argv += ["--n-intents", str(args.n_intents)]
+    preset = BUILD_PRESETS["demo"]
+    out = Path(args.out)
+    work = work_dir_for(out, preset)
+    intents, run_dir = work / "intents.jsonl", work / "run"
+    recipe = str(files("ise_trace.recipes").joinpath(DEMO_RECIPE))
+    n = args.n_intents or preset.n_intents
+
+    # Each stage resumes on its own, so an interrupted demo picks up where it stopped.
+    code = main(["intents", "--n", str(n), "--seed", str(preset.seed), "--config", recipe, "--out", str(intents)])
+    if code != 0:
+        return code
+    if not any(line.strip() for line in intents.read_text().splitlines()):
+        raise UserError(
+            f"Stage I accepted none of the {n} intents the embedded model drafted (why: "
+            f"{intents.with_suffix('.rejects.jsonl')}); rerun with a larger --n-intents: finished work is reused"
+        )
+    argv = ["simulate", "--intents", str(intents), "--out", str(run_dir), "--config", recipe,
+            "--seed", str(preset.seed)]
     if args.max_user_turns:
         argv += ["--max-user-turns", str(args.max_user_turns)]
     code = main(argv)
+    if code not in (0, SIMULATE_PARTIAL):
+        return code
+    code = main(["build", "--config", "demo", "--out", str(out), "--intents", str(intents), "--run-dir", str(run_dir)])
     if code == 0:
-        out = Path(args.out).resolve()
+        where = out.resolve()
         print(
             "\nNext steps:\n"
             f"  ise-trace stats {args.out}\n"
-            f"  python -c 'from datasets import load_dataset; print(load_dataset(\"{out}\"))'\n"
-            f"  accelerate launch sft/train.py --config sft/recipes/tiny-cpu.yaml --dataset_name {out}"
+            f"  python -c 'from datasets import load_dataset; print(load_dataset(\"{where}\"))'\n"
+            f"  accelerate launch sft/train.py --config sft/recipes/tiny-cpu.yaml --dataset_name {where}"
         )
     return code
