@@ -159,3 +159,23 @@ def _contradiction(text: str, digest: TurnDigest) -> str | None:
         if failure and digest.calls and not digest.failed:
             return failure
     return None
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def echoed_instruction(text: str, instructions: list[str]) -> DriftFinding | None:
+    """A placeholder finding when `text` repeats one of `instructions` (the reply schema's own
+    descriptions, say) instead of saying something of its own; short phrases are ignored."""
+    said = f" {_normal(text)} "
+    for instruction in instructions:
+        words = _normal(instruction).split()
+        if len(words) < 4:
+            continue
+        width = min(6, len(words))  # any six words in a row of it: echoes are often partial
+        for i in range(len(words) - width + 1):
+            if f" {' '.join(words[i : i + width])} " in said:
+                return DriftFinding(DriftKind.placeholder, instruction[:80])
+    return None
+

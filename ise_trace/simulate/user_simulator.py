@@ -20,7 +20,7 @@ from ..llm.base import ChatModel, SamplingParams, StructuredOutputError
 from ..schemas import Intent
 from . import prompts
 from .digest import ExecutedCall, TurnDigest
-from .drift import check_drift
+from .drift import check_drift, echoed_instruction
 from .failures import SimulatorFailure
 from .grounding import unbacked_claims
 from .seeds import SeedStream
@@ -35,6 +35,10 @@ class UserTurn(BaseModel):
     query: str = Field(description="The user's next message to the assistant.")
     reason: str = Field(description="Short note on why the user says this.")
     is_success: StrictBool = Field(description="True only with completed=true when the goal was achieved.")
+
+
+# What the simulator is shown about its reply format; a message repeating any of it is no message.
+SCHEMA_TEXTS = [UserTurn.__doc__ or ""] + [f.description or "" for f in UserTurn.model_fields.values()]
 
 
 @dataclass
@@ -88,6 +92,9 @@ class UserSimulator:
                 correction = self._correction(turn, prompts.empty_reply_feedback())
                 continue
             findings = check_drift(text, digest) if text else []
+            echo = echoed_instruction(text, SCHEMA_TEXTS) if text else None
+            if echo:
+                findings.append(echo)
             if findings:
                 self.drift_turns += 1
                 if drift_left == 0:

@@ -84,3 +84,13 @@ def test_drift_findings_name_the_offending_words():
 def test_opening_turn_is_not_checked_against_a_record():
     # Nothing has run before the first message, so describing one's own broken job is fine.
     assert check_drift("Our build fails on main since Tuesday, can you look?", None) == []
+
+
+def test_a_turn_repeating_the_reply_schema_is_a_placeholder():
+    """SmolLM2 opened a demo conversation with the schema's own docstring; that is no user message."""
+    from ise_trace.simulate.drift import echoed_instruction
+    from ise_trace.simulate.user_simulator import SCHEMA_TEXTS
+
+    echo = echoed_instruction('One simulator verdict. Booleans are strict: the string "false" is rejected.', SCHEMA_TEXTS)
+    assert echo is not None and echo.kind is DriftKind.placeholder
+    assert echoed_instruction("Please list the CSV files in data/ and count their rows.", SCHEMA_TEXTS) is None
