@@ -236,6 +236,24 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def section_from_recipe(
+    model: type[Section], recipe: str | Path | None, key: str, overrides: dict[str, Any]
+) -> Section:
+    """`model` from a YAML recipe (its `key:` section, or the whole file when it has none), with
+    the CLI flags that were given (not None) on top."""
+    values: dict[str, Any] = {}
+    source = f"{key} options"
+    if recipe:
+        data = load_yaml(recipe)
+        section = data.get(key, data)
+        if not isinstance(section, dict):
+            raise ConfigError(f"{recipe}: field '{key}': expected a mapping of {key} settings")
+        values = dict(section)
+        source = str(recipe)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return build_section(model, values, source)
+
+
 def build_section(model: type[Section], values: dict[str, Any], source: str) -> Section:
     """Validate `values` into `model`, turning pydantic errors into one readable message."""
     try:

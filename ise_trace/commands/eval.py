@@ -44,23 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def load_config(args: argparse.Namespace):
-    from ..config import EvalConfig, build_section, load_yaml
-    from ..errors import ConfigError
+    from ..config import EvalConfig, section_from_recipe
 
-    values: dict = {}
-    source = "eval options"
-    if args.config:
-        data = load_yaml(args.config)
-        section = data.get("eval", data)
-        if not isinstance(section, dict):
-            raise ConfigError(f"{args.config}: field 'eval': expected a mapping of eval settings")
-        values = dict(section)
-        source = str(args.config)
-    for name in _OVERRIDES:
-        given = getattr(args, name)
-        if given is not None:
-            values[name] = given
-    return build_section(EvalConfig, values, source)
+    return section_from_recipe(EvalConfig, args.config, "eval", {name: getattr(args, name) for name in _OVERRIDES})
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -53,25 +53,12 @@ def _help(field: str) -> str:
 
 
 def load_config(args: argparse.Namespace):
-    from ..config import SimulateConfig, build_section, load_yaml
-    from ..errors import ConfigError
+    # Either the simulate settings themselves, or a recipe whose `simulate:` key holds them
+    # (its other top-level keys belong to other stages).
+    from ..config import SimulateConfig, section_from_recipe
 
-    values: dict = {}
-    source = "simulate options"
-    if args.config:
-        # Either the simulate settings themselves, or a recipe whose `simulate:` key holds them
-        # (its other top-level keys belong to other stages).
-        data = load_yaml(args.config)
-        section = data.get("simulate", data)
-        if not isinstance(section, dict):
-            raise ConfigError(f"{args.config}: 'simulate' must be a mapping of settings")
-        values = dict(section)
-        source = str(args.config)
-    for field in _OVERRIDES:
-        given = getattr(args, field)
-        if given is not None:
-            values[field] = given
-    return build_section(SimulateConfig, values, source)
+    overrides = {field: getattr(args, field) for field in _OVERRIDES}
+    return section_from_recipe(SimulateConfig, args.config, "simulate", overrides)
 
 
 def run(args: argparse.Namespace) -> int:
