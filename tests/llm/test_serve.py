@@ -60,17 +60,20 @@ def test_cli_busy_port_exits_2_with_the_port_named():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_cli_serves_until_interrupted_then_frees_the_port(stop_signal):
+def test_cli_serves_until_interrupted_then_frees_the_port(stop_signal, tmp_path):
     port = free_port()
+    # The server's log goes to a file: an unread pipe fills up with llama.cpp's loading log and
+    # then blocks every writer, the CLI's own "stopping" line included.
+    log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen(
         _cli("--backend", "llama-cpp", "--port", str(port), "--n-ctx", "1024"),
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
     )
     try:
         line = proc.stdout.readline()  # printed once the server answers
-        assert f"at http://127.0.0.1:{port}/v1" in line, proc.stderr.read() if proc.poll() is not None else line
+        assert f"at http://127.0.0.1:{port}/v1" in line, (tmp_path / "serve.log").read_text()[-2000:]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=5) as response:
             assert json.load(response)["data"][0]["id"] == "SmolLM2-135M-Instruct"
         proc.send_signal(stop_signal)  # what Ctrl-C (or a service manager) sends
@@ -78,6 +81,7 @@ def test_cli_serves_until_interrupted_then_frees_the_port(stop_signal):
     finally:
         if proc.poll() is None:
             proc.kill()
+        log.close()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
