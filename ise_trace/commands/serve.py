@@ -46,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     def stop_on_signal(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop_on_signal)
+    # SIGINT too: a shell starting us in the background (CI, nohup, `&`) may hand us SIGINT ignored,
+    # and Python then never turns Ctrl-C into KeyboardInterrupt.
+    previous = {sig: signal.signal(sig, stop_on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     print(f"starting the {server.backend} server for {server.model} on {server.host}:{server.port} ...", file=sys.stderr)
     try:
         server.start()
@@ -60,4 +62,5 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         server.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
