@@ -64,7 +64,16 @@ class LLMConfig(Section):
     extra_body: dict[str, Any] = Field(
         default_factory=dict, description="Sent with every request, e.g. chat_template_kwargs for Qwen3."
     )
-    n_ctx: int = Field(4096, description="Context length of the embedded model.")
+    n_ctx: int = Field(
+        8192,
+        ge=256,
+        description="Context length of the embedded model (SmolLM2 supports 8,192; ClawEval's first prompts need over 5,000).",
+    )
+    default_max_tokens: int = Field(
+        1024,
+        ge=1,
+        description="Token cap of a reply whose request sets none (embedded server): without one it writes until the context is full.",
+    )
     n_threads: int = Field(
         1,
         description="CPU threads of the embedded model. More only help on an idle machine: llama.cpp threads "
@@ -81,6 +90,33 @@ class LLMConfig(Section):
 
 
 # Each further stage adds its own Section subclass below (intents, simulation, build).
+
+
+# --------------------------------------------------------------------------- executable tasks
+
+
+class TaskConfig(Section):
+    author: Literal["llm", "generator"] = Field(
+        "llm",
+        description="llm: the renderer's model authors each task, and the seeded generator of the task hints is "
+        "the fallback when its task fails validation; generator: the seeded generator only.",
+    )
+    fallback_to_generator: bool = Field(True, description="Use the generator's task when the LLM's is rejected.")
+    validate_in_sandbox: bool = Field(True, description="Validate each task in a real sandbox (setup, not done, solvable).")
+    keep_unverified: bool = Field(
+        False, description="Keep intents whose task was rejected (or that have none), without a task: marked unverified."
+    )
+    setup_timeout_s: float = Field(120.0, gt=0, description="Time each setup command may take.")
+    check_timeout_s: float = Field(60.0, gt=0, description="Time each check may take.")
+    reference_timeout_s: float = Field(300.0, gt=0, description="Time the reference solution may take.")
+    max_files: int = Field(200, ge=1, description="Files an intent's workspace may list.")
+    max_file_bytes: int = Field(1 << 20, ge=1, description="Largest file an intent may carry inline.")
+    max_workspace_bytes: int = Field(64 << 20, ge=1, description="Largest /workspace after setup.")
+    max_checks: int = Field(12, ge=1, description="Checks one task may have.")
+    check_output_chars: int = Field(600, ge=40, description="Characters of a check's output kept in the verification.")
+    snapshot_max_files: int = Field(300, ge=0, description="Files listed in a trajectory's final snapshot.")
+    author_max_tokens: int = Field(1500, ge=64, description="Token cap of the LLM's authored task.")
+    author_temperature: float = Field(0.4, ge=0, description="Sampling temperature of task authoring.")
 
 
 # --------------------------------------------------------------------------- Stage I
@@ -111,15 +147,16 @@ class IntentConfig(Section):
     concurrency: int = Field(4, ge=1, description="Intents rendered at once.")
     max_render_attempts: int = Field(3, ge=1, description="Renders of one tuple before it counts as failed.")
     temperature: float = Field(0.8, ge=0, description="Sampling temperature of the renderer.")
-    max_tokens: int = Field(400, ge=16, description="Token cap of one rendered intent.")
+    max_tokens: int = Field(600, ge=16, description="Token cap of one rendered intent.")
     min_chars: int = Field(60, ge=1, description="Shortest acceptable intent text.")
-    max_chars: int = Field(1500, ge=1, description="Longest acceptable intent text.")
+    max_chars: int = Field(2500, ge=1, description="Longest acceptable intent text (it names the workspace files).")
     min_task_coverage: float = Field(
         1.0, ge=0, le=1, description="Share of the intent's tasks whose keywords the text must mention."
     )
     embedder: str = Field("minilm", description="Embedder for dedup and Vendi: minilm or mpnet (the paper's).")
     near_dup_threshold: float = Field(0.92, gt=0, le=1, description="Cosine above which two intents are near duplicates.")
     vendi_q: float = Field(1.0, ge=0, description="Order q of the Vendi score in the stats.")
+    task: TaskConfig = Field(default_factory=TaskConfig, description="How each intent gets its executable task.")
 
     @field_validator("complexity")
     @classmethod
@@ -141,7 +178,10 @@ class SimulateConfig(Section):
     max_tool_calls: int = Field(120, ge=1, description="Tool calls per episode before it stops.")
     max_agent_steps: int = Field(16, ge=1, description="Agent model calls within one agent turn.")
     time_budget_s: float = Field(900.0, gt=0, description="Wall-clock budget of one episode.")
-    tool_timeout_s: float = Field(60.0, gt=0, description="Time one tool call may take before it counts as an infrastructure failure.")
+    tool_timeout_s: float = Field(
+        60.0, gt=0,
+        description="Time one tool call may take beyond the command's own timeout before it counts as an infrastructure failure.",
+    )
     drift_regenerations: int = Field(2, ge=0, description="Regenerations of a user turn that drifted out of role.")
     empty_reply_retries: int = Field(2, ge=0, description="Retries of an empty simulator reply.")
     completion_refusals: int = Field(2, ge=0, description="Times an unbacked 'completed' verdict is sent back before it ends the episode as a failure.")
@@ -152,7 +192,17 @@ class SimulateConfig(Section):
     agent_max_tokens: int = Field(1024, ge=1, description="Token cap of one agent reply.")
     user_temperature: float = Field(0.8, ge=0)
     user_max_tokens: int = Field(384, ge=1, description="Token cap of one simulator reply.")
-    digest_excerpt_chars: int = Field(300, ge=40, description="Characters of error output the simulator sees per failed call.")
+    digest_excerpt_chars: int = Field(
+        600, ge=40, description="Characters (head and tail) of each call's output or file text the simulator sees."
+    )
+    digest_max_chars: int = Field(4000, ge=200, description="Upper bound of one turn's execution record, all calls together.")
+    agent_context_tokens: int = Field(
+        32768, ge=512, description="Context the agent model has: older tool outputs are elided to fit (stored in full)."
+    )
+    user_context_tokens: int = Field(
+        32768, ge=512, description="Context the simulator model has: older execution records are elided to fit."
+    )
+    task: TaskConfig = Field(default_factory=TaskConfig, description="Bounds of seeding, checks and the final snapshot.")
 
     # Fields that change how fast a run goes but not what it produces: left out of the run hash,
     # so a resumed run may use another value.
@@ -225,6 +275,14 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a YAML file; pass the recipe file itself") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: not readable (permission denied); fix its permissions or pass another file") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); save the recipe as UTF-8"
+        ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

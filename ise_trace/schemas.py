@@ -50,6 +50,28 @@ class RendererInfo(Record):
     prompt_version: str = Field(description="Version of the renderer prompt.")
 
 
+class WorkspaceFile(Record):
+    path: str = Field(description="Path relative to /workspace.")
+    content: str = Field(description="The file's text.")
+    mode: str | None = Field(default=None, pattern=r"^0?[0-7]{3}$", description="Octal mode, e.g. '0755'.")
+
+
+class WorkspaceSpec(Record):
+    files: list[WorkspaceFile] = Field(default_factory=list, description="Files written before setup runs.")
+    setup: list[str] = Field(
+        default_factory=list,
+        description="Shell commands run in order as the agent user in /workspace; each must exit 0.",
+    )
+
+
+class Check(Record):
+    name: str = Field(description="What the check proves, e.g. 'labels are all allowed ones'.")
+    command: str = Field(description="Shell command run in /workspace after the episode; exit 0 = holds.")
+
+
+TaskOrigin = Literal["llm", "generator", "hand"]
+
+
 class Intent(Record):
     id: str = Field(description="Stable hash of the structured tuple and the seed.")
     text: str = Field(description="The natural-language intent in the persona's voice.")
@@ -58,6 +80,19 @@ class Intent(Record):
     complexity: Complexity
     seed: int = Field(description="Seed the structured tuple was sampled with.")
     renderer: RendererInfo
+    # The executable task: absent on an unverified intent.
+    workspace: WorkspaceSpec | None = Field(default=None, description="The workspace the episode starts from.")
+    checks: list[Check] | None = Field(
+        default=None, description="Postconditions of the goal on the final state; never shown to agent or user."
+    )
+    reference: str | None = Field(default=None, description="Shell script that reaches the goal (proves solvability).")
+    task_origin: TaskOrigin | None = Field(
+        default=None, description="Who authored the task: the LLM, the seeded generator of the task hints, or a person."
+    )
+
+    @property
+    def has_task(self) -> bool:
+        return bool(self.checks)
 
 
 # --------------------------------------------------------------------------- messages
@@ -116,6 +151,8 @@ class ExecutionRecord(Record):
     duration_ms: float
     is_error: bool
     truncated: bool = False
+    timed_out: bool = Field(default=False, description="The command hit its timeout and was killed.")
+    recycled: bool = Field(default=False, description="The workspace died on this call and was replaced.")
 
 
 class TerminationReason(str, Enum):
@@ -158,6 +195,27 @@ class Provenance(Record):
     created_at: str = Field(description="UTC ISO-8601 timestamp.")
 
 
+class CheckResult(Record):
+    name: str
+    passed: bool
+    exit_code: int | None
+    output: str = Field(default="", description="Excerpt (head and tail) of what the check printed.")
+
+
+class SnapshotEntry(Record):
+    path: str = Field(description="Path relative to /workspace.")
+    size: int
+    sha256: str
+
+
+class Verification(Record):
+    passed: bool | None = Field(description="All checks passed; None when the intent has no checks.")
+    checks: list[CheckResult] = Field(default_factory=list)
+    snapshot: list[SnapshotEntry] = Field(default_factory=list, description="Final /workspace tree (bounded).")
+    snapshot_truncated: bool = False
+    error: str | None = Field(default=None, description="Why the checks could not run, when they could not.")
+
+
 class Trajectory(Record):
     id: str
     intent: Intent
@@ -165,6 +223,9 @@ class Trajectory(Record):
     tools: list[dict[str, Any]] = Field(description="OpenAI function schemas given to the agent.")
     executions: list[ExecutionRecord]
     outcome: Outcome
+    verification: Verification = Field(
+        default_factory=lambda: Verification(passed=None), description="The ground truth: checks on the final state."
+    )
     stats: TrajectoryStats
     provenance: Provenance
 

@@ -1,7 +1,9 @@
-"""`ise-trace intents`: Stage I, sample -> render -> validate -> dedup -> intents.jsonl + stats.
+"""`ise-trace intents`: Stage I, sample -> render -> author the task -> validate it in a sandbox
+-> dedup -> intents.jsonl + stats.
 
     ise-trace intents --n 100 --seed 0 --out intents.jsonl
     ise-trace intents --n 50000 --backend openai --base-url http://127.0.0.1:8000/v1 --concurrency 32
+    ise-trace intents check my_tasks.jsonl --out valid.jsonl    # validate hand-written tasks
 
 Rerunning the same command resumes: rendered ids are skipped and nothing written is lost.
 """
@@ -43,7 +45,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--embedder", choices=["minilm", "mpnet"], help="embedder for dedup and Vendi (default minilm)")
     p.add_argument("--near-dup-threshold", type=float, help="cosine above which intents are near duplicates")
     p.add_argument("--max-attempts", type=int, help="renders of one tuple before it counts as failed (default 3)")
+    p.add_argument("--task-author", choices=["llm", "generator"],
+                   help="who writes each task: the LLM (generator as fallback, default) or the seeded generator")
+    p.add_argument("--keep-unverified", action="store_true", default=None,
+                   help="keep intents whose task did not validate, without a task (marked unverified)")
     p.set_defaults(func=run)
+    sub = p.add_subparsers(dest="intents_command", metavar="{check}")
+    c = sub.add_parser("check", help="validate the tasks of an intents file in a sandbox; one verdict per intent")
+    c.add_argument("file", help="intents JSONL whose records carry workspace, checks and (optionally) reference")
+    c.add_argument("--out", help="write the intents whose task is valid here (JSONL)")
+    c.add_argument("--config", dest="check_config", help="YAML recipe: its `intents: task:` section sets the bounds")
+    c.add_argument("--concurrency", dest="check_concurrency", type=int, default=2, help="tasks validated at once")
+    c.set_defaults(func=run_check)
 
 
 def load_config(args: argparse.Namespace):
@@ -62,6 +75,12 @@ def load_config(args: argparse.Namespace):
         value = getattr(args, flag)
         if value is not None:
             sections["intents"][field] = value
+    task = sections["intents"].setdefault("task", {})
+    if isinstance(task, dict):
+        if args.task_author:
+            task["author"] = args.task_author
+        if args.keep_unverified:
+            task["keep_unverified"] = True
     where = f"{args.config}: section" if args.config else "command line:"
     return (
         build_section(IntentConfig, sections["intents"], f"{where} 'intents'"),
@@ -83,9 +102,16 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> dict:
         model = make_chat_model(backend, args.model or llm_config.model, args.base_url, config=llm_config)
+        pool = None
         try:
-            return await IntentPipeline(config, model, args.out, taxonomy=taxonomy).run()
+            if config.task.validate_in_sandbox:
+                from ..execute.pool import WorkspacePool
+
+                pool = await WorkspacePool(size=min(config.concurrency, VALIDATION_WORKSPACES)).start()
+            return await IntentPipeline(config, model, args.out, taxonomy=taxonomy, pool=pool).run()
         finally:
+            if pool is not None:
+                await pool.close()
             close = getattr(model, "aclose", None)
             if close is not None:
                 await close()
@@ -95,3 +121,21 @@ def run(args: argparse.Namespace) -> int:
     summary["vendi"] = stats["diversity"]["vendi"]["score"]
     print(json.dumps(summary), file=sys.stdout)
     return 0
+
+
+VALIDATION_WORKSPACES = 4  # validation is short sandbox work; more workspaces than this only queue
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """`ise-trace intents check FILE`: exit 0 when every task is valid, 1 when any is rejected."""
+    import asyncio
+
+    from ..config import IntentConfig, build_section, load_yaml
+    from ..tasks.check_file import check_intents_file
+
+    section = {}
+    if args.check_config:
+        section = (load_yaml(args.check_config).get("intents") or {}).get("task") or {}
+    config = build_section(IntentConfig, {"task": section}, f"{args.check_config or 'defaults'}: section 'intents.task'")
+    rejected = asyncio.run(check_intents_file(args.file, args.out, config.task, args.check_concurrency))
+    return 1 if rejected else 0

@@ -37,6 +37,7 @@ from .ledger import JsonlAppender, read_jsonl, rewrite_jsonl
 from .renderer import IntentRenderer, RenderResult
 from .sampler import IntentSampler, SampledIntent
 from .stats import build_stats
+from .task_maker import TaskMaker
 from .taxonomy import Taxonomy
 
 Embedder = Callable[[list[str]], np.ndarray]
@@ -86,6 +87,7 @@ class IntentPipeline:
         taxonomy: Taxonomy | None = None,
         embedder: Embedder | None = None,
         progress_stream: TextIO | None = None,
+        pool=None,
     ):
         self.config = config
         self.model = model
@@ -93,6 +95,8 @@ class IntentPipeline:
         self.taxonomy = taxonomy or Taxonomy.load(config.taxonomy_dir)
         self.sampler = IntentSampler(self.taxonomy, config)
         self.renderer = IntentRenderer(model, self.taxonomy, config)
+        # Each intent's executable task, validated in a workspace of `pool`.
+        self.maker = TaskMaker(self.renderer, model, self.taxonomy, config, pool)
         self.embedder = embedder or self._default_embedder
         self.progress_stream = progress_stream or sys.stderr
 
@@ -176,7 +180,7 @@ class IntentPipeline:
                 nxt = next(waiting, None)
                 if nxt is None:
                     return
-                pending.add(asyncio.create_task(self.renderer.render(nxt)))
+                pending.add(asyncio.create_task(self.maker.make(nxt)))
 
         refill()
         try:

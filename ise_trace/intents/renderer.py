@@ -20,7 +20,7 @@ from .sampler import SampledIntent
 from .taxonomy import Taxonomy
 from .validation import validate
 
-PROMPT_VERSION = "intent-render-v1"
+PROMPT_VERSION = "intent-render-v2"
 
 SYSTEM_PROMPT = """\
 You write realistic requests that a person types to an AI assistant. The assistant works in a \
@@ -42,7 +42,9 @@ class RenderedIntent(BaseModel):
     text: str = Field(description="The request, written by the person, ready to send to the assistant.")
 
 
-def build_messages(intent: SampledIntent, taxonomy: Taxonomy, rejected_because: str | None = None) -> list[dict]:
+def build_messages(
+    intent: SampledIntent, taxonomy: Taxonomy, rejected_because: str | None = None, brief: str | None = None
+) -> list[dict]:
     p = intent.persona
     voice = next(s.voice for s in taxonomy.personas.communication_styles if s.name == p.communication_style)
     tasks = "\n".join(
@@ -55,6 +57,12 @@ def build_messages(intent: SampledIntent, taxonomy: Taxonomy, rejected_because: 
         f"Tasks:\n{tasks}\n"
         f"Write one {intent.complexity} request of {_LENGTH[intent.complexity]}."
     )
+    if brief:
+        # The workspace exists already: the request must name what is really there and what to produce.
+        user += (
+            "\nThe workspace already holds these files; the request must name them and ask for exactly these "
+            f"results (same file names, columns and figures):\n{brief}"
+        )
     if rejected_because:
         user += f"\nYour previous draft was rejected: {rejected_because}. Fix that."
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
@@ -77,7 +85,7 @@ class IntentRenderer:
         self.taxonomy = taxonomy
         self.config = config
 
-    async def render(self, intent: SampledIntent) -> RenderResult:
+    async def render(self, intent: SampledIntent, brief: str | None = None) -> RenderResult:
         """Render with bounded retries. Model-layer failures other than a bad structured reply
         (server down, timeouts) propagate: the caller stops the run, keeping what is written."""
         result = RenderResult(sampled=intent)
@@ -90,7 +98,7 @@ class IntentRenderer:
             )
             try:
                 reply = await self.model.structured(
-                    build_messages(intent, self.taxonomy, feedback), RenderedIntent, sampling=sampling
+                    build_messages(intent, self.taxonomy, feedback, brief), RenderedIntent, sampling=sampling
                 )
             except StructuredOutputError as e:
                 result.failures.append(("structured_output", str(e)))

@@ -53,6 +53,7 @@ def build_stats(
             "near_threshold": config.near_dup_threshold,
         },
         "unique": len(kept),
+        "tasks": _task_stats(kept, rejects),
         "diversity": {
             "embedder": config.embedder,
             "vendi": vendi,
@@ -73,4 +74,18 @@ def build_stats(
             "max_render_attempts": config.max_render_attempts,
         },
         "run": run,
+    }
+
+
+def _task_stats(kept: Sequence[Intent], rejects: Sequence[dict]) -> dict[str, object]:
+    """How many kept intents carry a validated task, by who authored it, and why tasks were rejected."""
+    origins = Counter(i.task_origin for i in kept if i.has_task)
+    rejected = Counter(r["reason"].removeprefix("task_") for r in rejects if r["reason"].startswith("task_"))
+    with_task = sum(origins.values())
+    return {
+        "with_task": with_task,
+        "share_with_task": round(with_task / len(kept), 4) if kept else 0.0,
+        "unverified": len(kept) - with_task,
+        "by_origin": dict(sorted(origins.items())),
+        "rejected_by_reason": dict(sorted(rejected.items())),
     }

@@ -41,6 +41,16 @@ class TaskEntry(_Strict):
     name: str = Field(min_length=1)
     description: str = Field(min_length=1)
     keywords: tuple[str, ...] = Field(min_length=1, description="Word stems for the coverage check.")
+    workspace: str | None = Field(None, description="Kind of seeded workspace its generator builds (tasks/kinds.py).")
+
+    @field_validator("workspace")
+    @classmethod
+    def _known_kind(cls, v: str | None) -> str | None:
+        from ..tasks.kind_names import KIND_NAMES
+
+        if v is not None and v not in KIND_NAMES:
+            raise ValueError(f"unknown workspace kind '{v}'; known: {', '.join(KIND_NAMES)}")
+        return v
 
     @field_validator("keywords")
     @classmethod
@@ -175,6 +185,13 @@ class Taxonomy:
 
     def domain(self, name: str) -> DomainEntry:
         return next(d for d in self.domains if d.name == name)
+
+    def workspace_kind(self, domain: str, task: str) -> str | None:
+        """The workspace hint of a task, or None when the taxonomy gives none."""
+        for d in self.domains:
+            if d.name == domain:
+                return next((t.workspace for t in d.tasks if t.name == task), None)
+        return None
 
     @cached_property
     def persona_count(self) -> int:
