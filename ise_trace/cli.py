@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"ise-trace {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print(f"ise-trace {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+        return 128 + getattr(e, "signum", 2)  # the shell's code for death by that signal: 130 or 143
 
 
 if __name__ == "__main__":

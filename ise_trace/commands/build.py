@@ -67,6 +67,23 @@ def load_build_config(args: argparse.Namespace):
     return build_section(BuildConfig, values, source)
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """--out must be a folder path (never the user's file), --intents a file with intents."""
+    from pathlib import Path
+
+    from ..errors import UserError
+    from ..simulate.intents_file import load_intents
+    from .simulate import check_out_folder
+
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        # The folder write swaps the target out whole: it would move the file aside.
+        raise UserError(f"--out {args.out}: is a file, not a dataset folder; pass a folder path (nothing was changed)")
+    check_out_folder(args.out, "--out")
+    if args.intents:
+        load_intents(args.intents)  # the same checks and messages as `ise-trace simulate`
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -76,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     build = load_build_config(args)
     out = Path(args.out)
+    check_paths(args)  # before the stages run: a bad path found late costs the whole run
     template = Path(args.card_template) if args.card_template else DEFAULT_TEMPLATE
     check_template(template)  # before the stages run, not after hours of simulation
     inputs = prepare_inputs(

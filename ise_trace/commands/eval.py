@@ -12,7 +12,10 @@ gets results.json (the metric's full output plus every trial) and results.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 
 # CLI flag -> EvalConfig field; a flag left out keeps the value from --config or the default.
 _OVERRIDES = {"trials": int, "parallel": int, "seed": int, "trial_timeout_s": float, "port_base_offset": int}
@@ -26,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--judge-base-url", default=None, help="OpenAI-compatible endpoint of the judge (default: the model's)")
     p.add_argument("--judge-model", default=None, help="judge model name; needed by tasks whose graders ask an LLM judge")
     p.add_argument("--tasks", default=None,
-                   help="comma-separated task folders, T numbers or ranges (T001-T020); default: the offline T family")
+                   help="comma-separated task folders, T numbers, ranges (T001-T020) or judge-free (the offline "
+                        "T tasks graded by rules alone, which need no judge); default: the offline T family")
     p.add_argument("--include-live-web", action="store_true",
                    help="also run tasks that search the live web (the harness then needs internet and its search key)")
     p.add_argument("--out", default=None, help="run folder (default: ise-trace-runs/eval/<label>); with --compare: table file")
@@ -60,6 +64,32 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would raise KeyboardInterrupt, so the same clean-up runs."""
+
+    signum = 15
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While the harness runs, SIGTERM (kill, a batch system, a CI timeout) stops the eval as
+    Ctrl-C does: every harness process group is ended and the partial results are written.
+    Python's default for SIGTERM is to die at once, which left the harness and its mock
+    services running, reparented to init."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..errors import UserError
 
@@ -83,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     print(describe_plan(plan), file=sys.stderr)
     if args.dry_run:
         return 0
-    result = run_eval(plan)
+    with _sigterm_as_interrupt():
+        result = run_eval(plan)
     sys.stdout.write(markdown_table([result]))
     print(f"results: {plan.out / 'results.json'}", file=sys.stderr)
     return 0 if result["metric"]["num_errors"] == 0 else 1

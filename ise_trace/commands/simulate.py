@@ -68,8 +68,34 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args)
     intents = load_intents(args.intents)
+    check_out_folder(args.out, "--out")  # before any model loads or server is asked
     summary = asyncio.run(_simulate(args, config, intents))
     return 0 if summary["missing"] == 0 else 1
+
+
+def check_out_folder(path: str, flag: str) -> None:
+    """Fail now, with one line, if `path` cannot be (or be used as) a folder; create nothing.
+
+    The stages create their folders late, after models load and servers answer: a bad path
+    found only then costs minutes and ends in an OSError traceback.
+    """
+    import os
+    from pathlib import Path
+
+    from ..errors import UserError
+
+    target = Path(path).expanduser()
+    if target.exists():
+        if not target.is_dir():
+            raise UserError(f"{flag} {path}: exists and is not a folder; pass a folder path")
+        return
+    parent = target.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"{flag} {path}: cannot create it, {parent} is not a folder; pass another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: cannot create it, {parent} is not writable; pass another path")
 
 
 def _model_spec(args: argparse.Namespace, role: str):

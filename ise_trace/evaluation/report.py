@@ -70,7 +70,8 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in results:
         m = r["metric"]
-        row = [r["label"], str(m["num_tasks"]), str(r["trials_per_task"]), _cell(m, "pass@1")]
+        label = f"{r['label']} (partial)" if r.get("partial") else r["label"]
+        row = [label, str(m["num_tasks"]), str(r["trials_per_task"]), _cell(m, "pass@1")]
         row += [_cell(m, f"pass^{k}") for k in ks]
         row += [_cell(m, "completion"), _cell(m, "robustness"), str(m["num_errors"])]
         lines.append("| " + " | ".join(row) + " |")
@@ -98,8 +99,13 @@ def category_table(result: dict[str, Any]) -> str:
 
 
 def results_markdown(result: dict[str, Any]) -> str:
-    parts = [f"# ClawEval: {result['label']}", "", markdown_table([result]), "## Per category", "",
-             category_table(result)]
+    parts = [f"# ClawEval: {result['label']}", ""]
+    if result.get("partial"):
+        parts += [f"**Partial results**: the run stopped early ({result.get('stopped_because')}). "
+                  "Rerun the same command to finish it.", ""]
+    if result["metric"] is None:
+        return "\n".join(parts + ["No trial was graded.", ""])
+    parts += [markdown_table([result]), "## Per category", "", category_table(result)]
     if result["excluded"]:
         parts += ["## Excluded tasks", ""] + [f"- {e['task_id']}: {e['reason']}" for e in result["excluded"]] + [""]
     errors = [t for t in result["trials"] if t["error"]]
@@ -121,4 +127,6 @@ def load_results(path: str | Path) -> dict[str, Any]:
     missing = [k for k in ("label", "metric", "tasks", "trials_per_task") if not isinstance(data, dict) or k not in data]
     if missing:
         raise UserError(f"{path}: not an `ise-trace eval` results file (missing field '{missing[0]}')")
+    if data["metric"] is None:
+        raise UserError(f"{path}: the run stopped before any trial was graded; rerun it to get results")
     return data

@@ -42,8 +42,8 @@ from .harness import (
     resolve_harness,
 )
 from .report import results_markdown, score_trials
-from .servers import check_model_server
-from .tasks import ClawTask, Selection, load_checkout, select_tasks
+from .servers import check_model_server, context_advice, context_too_small
+from .tasks import ClawTask, Selection, describe_tasks, judge_free_tasks, load_checkout, select_tasks
 
 _MAX_PORT = 32767  # above it the OS hands out ephemeral ports
 
@@ -141,10 +141,14 @@ def plan_eval(request: EvalRequest) -> EvalPlan:
     needs_judge = [t.folder.name for t in selection.tasks if t.needs_judge]
     if needs_judge and not request.judge_model:
         shown = ", ".join(needs_judge[:8]) + (f" and {len(needs_judge) - 8} more" if len(needs_judge) > 8 else "")
+        free = judge_free_tasks(checkout)
+        instead = (
+            f"or run the {len(free)} rule-graded task(s) with --tasks judge-free ({describe_tasks(free)})"
+            if free else "or select tasks with rule-based graders only"
+        )
         raise UserError(
             f"{len(needs_judge)} selected task(s) are graded with an LLM judge ({shown}) but no judge "
-            "is configured: pass --judge-model (and --judge-base-url if it is another server), "
-            "or select tasks with rule-based graders only"
+            f"is configured: pass --judge-model (and --judge-base-url if it is another server), {instead}"
         )
     _check_ports(selection, config)
     every_task = list(checkout.tasks.values())
@@ -173,9 +177,19 @@ def describe_plan(plan: EvalPlan) -> str:
     return "\n".join(lines)
 
 
+def _stop_if_context_too_small(plan: EvalPlan, rows: list[TrialResult]) -> None:
+    """Every later task would fail the same way: stop with what to do instead."""
+    for row in rows:
+        sizes = context_too_small(row.error)
+        if sizes is not None:
+            raise UserError(context_advice(row.task_id, plan.request.model_base_url, *sizes))
+
+
 def _run_pending(plan: EvalPlan, pending: list[ClawTask], graded_before: dict[str, int],
-                 launcher: TaskLauncher, progress: Progress) -> list[TrialResult]:
-    """Run tasks on `parallel` port slots; stop early if the harness grades nothing at first."""
+                 launcher: TaskLauncher, progress: Progress, results: list[TrialResult]) -> None:
+    """Run tasks on `parallel` port slots, appending each finished task's rows to `results`
+    (so that a run stopped early still has them); stop early if the harness grades nothing at
+    first or the model's context is too small."""
     config = plan.config
     slots: queue.Queue[int] = queue.Queue()
     for i in range(config.parallel):
@@ -188,7 +202,6 @@ def _run_pending(plan: EvalPlan, pending: list[ClawTask], graded_before: dict[st
         finally:
             slots.put(offset)
 
-    results: list[TrialResult] = []
     tasks_done = 0
     newly_graded = 0
     todo = list(pending)
@@ -217,6 +230,7 @@ def _run_pending(plan: EvalPlan, pending: list[ClawTask], graded_before: dict[st
                     errors = sum(1 for r in rows if r.error)
                     if errors:
                         progress.update(ok=False, n=errors)
+                    _stop_if_context_too_small(plan, rows)
                 if tasks_done >= first_wave and newly_graded == 0:
                     first = next(r for r in results if r.error)
                     raise UserError(
@@ -229,11 +243,14 @@ def _run_pending(plan: EvalPlan, pending: list[ClawTask], graded_before: dict[st
             todo.clear()
             launcher.stop_all()
             raise
-    return results
 
 
 def run_eval(plan: EvalPlan) -> dict[str, Any]:
-    """Run every unfinished task, then score all trials and write results.json and results.md."""
+    """Run every unfinished task, then score all trials and write results.json and results.md.
+
+    A run that stops early (interrupted, or an error mid-run) still writes them, from the trials
+    graded so far, marked `"partial": true`; the exception then goes on to the caller.
+    """
     request, config, out = plan.request, plan.config, plan.out
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "run.json", _manifest(request, plan.label, plan.harness, plan.commit))
@@ -263,15 +280,50 @@ def run_eval(plan: EvalPlan) -> dict[str, Any]:
         trial_timeout_s=config.trial_timeout_s,
         all_tasks=plan.all_tasks,
     )
+    finished: list[TrialResult] = []
     try:
-        for result in _run_pending(plan, pending, graded_before, launcher, progress):
-            rows.setdefault(result.task_id, []).append(result)
-    finally:
+        _run_pending(plan, pending, graded_before, launcher, progress, finished)
+    except BaseException as e:
         progress.close()
+        _write_partial(plan, rows, finished, pending, _stop_reason(e))
+        raise
+    progress.close()
+    for result in finished:
+        rows.setdefault(result.task_id, []).append(result)
+    return _write_results(plan, [t for task_rows in rows.values() for t in task_rows], stopped_because=None)
 
-    trials = sorted((t for task_rows in rows.values() for t in task_rows), key=lambda t: (t.task_id, t.trial))
+
+def _stop_reason(e: BaseException) -> str:
+    if isinstance(e, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(e, UserError):
+        return str(e)
+    return f"{type(e).__name__}: {e}"
+
+
+def _write_partial(plan: EvalPlan, rows: dict[str, list[TrialResult]], finished: list[TrialResult],
+                   pending: list[ClawTask], reason: str) -> None:
+    """results.json from what a stopped run has: tasks graded before, tasks finished in this run
+    (errors included), and the graded trials of tasks it stopped in the middle of."""
+    trials = [t for task_rows in rows.values() for t in task_rows] + finished
+    done = {t.task_id for t in finished}
+    for task in pending:
+        if task.task_id not in done:
+            trials += read_graded_trials(plan.task_dir(task), task, plan.config.trials, plan.out)
+    try:
+        _write_results(plan, trials, stopped_because=reason)
+    except Exception as e:  # noqa: BLE001 - never hide why the run stopped behind this one
+        print(f"ise-trace eval: could not write partial results ({type(e).__name__}: {e})", file=sys.stderr)
+
+
+def _write_results(plan: EvalPlan, trials: list[TrialResult], stopped_because: str | None) -> dict[str, Any]:
+    """Score `trials` and write results.json and results.md (each atomically)."""
+    request, config, out = plan.request, plan.config, plan.out
+    trials = sorted(trials, key=lambda t: (t.task_id, t.trial))
     result = {
         "label": plan.label,
+        "partial": stopped_because is not None,
+        "stopped_because": stopped_because,
         "model": request.model,
         "model_base_url": request.model_base_url,
         "judge_model": request.judge_model,
@@ -280,7 +332,8 @@ def run_eval(plan: EvalPlan) -> dict[str, Any]:
         "tasks": [t.task_id for t in plan.selection.tasks],
         "excluded": [{"task_id": t.task_id, "reason": t.excluded_because} for t in plan.selection.excluded],
         "harness": {"checkout": str(plan.harness.checkout), "commit": plan.commit, "command": plan.harness.command},
-        "metric": score_trials(trials, config),
+        # A run stopped before any trial finished has nothing to score.
+        "metric": score_trials(trials, config) if trials else None,
         "trials": [vars(t) for t in trials],
         "settings": config.model_dump(),
         "ise_trace_version": __version__,

@@ -163,12 +163,45 @@ def _parse_number(token: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def judge_free_tasks(checkout: Checkout) -> list[ClawTask]:
+    """The offline T tasks graded by rules alone: they run without a judge model.
+
+    On the Claw-Eval checkout read while writing this (commit 9365e1a) these are the 20 tasks
+    T039-T044 and T086-T099.
+    """
+    return [t for _, t in sorted(checkout.tasks.items()) if t.family == "T" and t.offline and not t.needs_judge]
+
+
+def describe_tasks(tasks: list[ClawTask]) -> str:
+    """'T039-T044, T086-T099' for runs of T numbers (folder names for the rest)."""
+    numbers = sorted({t.number for t in tasks if t.family == "T" and t.number is not None})
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    parts = [f"T{r[0]:03d}" if len(r) == 1 else f"T{r[0]:03d}-T{r[-1]:03d}" for r in runs]
+    parts += [t.folder.name for t in tasks if t.family != "T" or t.number is None]
+    return ", ".join(parts)
+
+
+# Names a --tasks list may use beside folder names, T numbers and ranges.
+NAMED_SELECTIONS = {"judge-free": judge_free_tasks}
+
+
 def _select_explicit(checkout: Checkout, spec: str) -> list[ClawTask]:
     by_id = {t.task_id: t for t in checkout.tasks.values()}
     t_family = [t for t in checkout.tasks.values() if t.family == "T"]
     chosen: dict[str, ClawTask] = {}
     for token in (x.strip() for x in spec.split(",")):
         if not token:
+            continue
+        if token in NAMED_SELECTIONS:
+            named = NAMED_SELECTIONS[token](checkout)
+            if not named:
+                raise UserError(f"--tasks {token}: no such task in {checkout.root}")
+            chosen.update((t.folder.name, t) for t in named)
             continue
         if token in checkout.tasks or token in by_id:
             task = checkout.tasks.get(token) or by_id[token]
@@ -192,7 +225,7 @@ def _select_explicit(checkout: Checkout, spec: str) -> list[ClawTask]:
             hint = f" Did you mean {', '.join(close)}?" if close else ""
             raise UserError(
                 f"--tasks: unknown task {token!r} (no folder tasks/{token} in {checkout.root}).{hint} "
-                "Give folder names, T numbers (T002) or ranges (T001-T020), separated by commas."
+                "Give folder names, T numbers (T002), ranges (T001-T020) or judge-free, separated by commas."
             )
         chosen.update((t.folder.name, t) for t in matched)
     return [chosen[name] for name in sorted(chosen)]

@@ -11,15 +11,21 @@ parameter schemas; those come back as structured `tool_calls`.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
+import threading
 import time
 import uuid
 from typing import Any, Iterator
 
+from .structured import budget_schema, close_json
 from .tool_markup import ToolMarkupError, parse_tool_markup
 
 HANDLER_NAME = "ise-trace-hermes"
+# Set by the embedded server for each request: the event fires when its client disconnects,
+# and generation stops at the next token instead of writing a reply nobody reads.
+CLIENT_GONE: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("client_gone", default=None)
 END_OF_TURN = "<|im_end|>"
 MAX_CALLS_PER_TURN = 3
 
@@ -116,8 +122,12 @@ def _grammar_safe_parameters(fn: dict[str, Any]) -> dict[str, Any]:
         return {"type": "object"}
 
 
-def response_format_grammar(response_format: dict[str, Any] | None) -> str | None:
-    """GBNF for OpenAI `json_schema` and llama-cpp-python `json_object` (+ `schema`) formats."""
+def response_format_grammar(response_format: dict[str, Any] | None, max_tokens: int | None = None) -> str | None:
+    """GBNF for OpenAI `json_schema` and llama-cpp-python `json_object` (+ `schema`) formats.
+
+    With `max_tokens`, the schema's strings and arrays are bounded to fit it (budget_schema),
+    so the reply closes its JSON before the cap instead of being cut off inside a string.
+    """
     from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
 
     if not response_format:
@@ -129,7 +139,9 @@ def response_format_grammar(response_format: dict[str, Any] | None) -> str | Non
         schema = response_format.get("schema")
     else:
         return None
-    return json_schema_to_gbnf(json.dumps(schema)) if schema else JSON_GBNF
+    if not schema:
+        return JSON_GBNF
+    return json_schema_to_gbnf(json.dumps(budget_schema(schema, max_tokens)))
 
 
 class HermesToolsHandler:
@@ -163,7 +175,7 @@ class HermesToolsHandler:
             max_calls = 1 if isinstance(tool_choice, dict) else MAX_CALLS_PER_TURN
             grammar_text = tool_call_grammar(offered, allow_text=tool_choice in (None, "auto"), max_calls=max_calls)
         else:
-            grammar_text = response_format_grammar(response_format)
+            grammar_text = response_format_grammar(response_format, max_tokens)
         stops = [END_OF_TURN] + ([stop] if isinstance(stop, str) else list(stop or []))
         completion = llama.create_completion(
             prompt=render_prompt(messages, tools if offered else None),
@@ -176,9 +188,24 @@ class HermesToolsHandler:
             seed=seed,
             stop=stops,
             grammar=LlamaGrammar.from_string(grammar_text, verbose=False) if grammar_text else None,
+            stopping_criteria=_stop_when_client_gone(),
         )
+        if not offered and grammar_text and completion["choices"][0].get("finish_reason") == "length":
+            # A cut-off JSON reply (rare with the budget) is closed, so that it still parses.
+            choice = completion["choices"][0]
+            choice["text"] = close_json(choice["text"])
         result = _chat_completion(completion, offered, model or completion.get("model", ""))
         return _as_stream(result) if stream else result
+
+
+def _stop_when_client_gone() -> Any:
+    """A stopping criterion that ends generation once the request's client is gone (or None)."""
+    gone = CLIENT_GONE.get()
+    if gone is None:
+        return None
+    from llama_cpp import StoppingCriteriaList
+
+    return StoppingCriteriaList([lambda input_ids, logits: gone.is_set()])
 
 
 def _offered_tools(tools: list[dict[str, Any]] | None, tool_choice: Any) -> list[dict[str, Any]]:

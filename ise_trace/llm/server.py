@@ -124,6 +124,7 @@ class ModelServer:
                 "--host", self.host,
                 "--port", str(self.port),
                 "--n-ctx", str(self.config.n_ctx),
+                "--default-max-tokens", str(self.config.default_max_tokens),
                 "--n-threads", str(self.config.n_threads),
                 "--exit-with-parent",
             ]  # fmt: skip

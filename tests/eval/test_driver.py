@@ -126,7 +126,12 @@ def test_driver_with_standin_harness_stops_early_when_the_first_tasks_get_no_gra
     assert "the harness graded no trial of the first 1 task(s)" in err and "HTTP Error 500" in err
     assert (out / "tasks" / "C01_fixture_chat" / "harness.log").exists()
     assert not (out / "tasks" / T1).exists()  # never started
-    assert not (out / "results.json").exists()
+    # The stop still leaves its results: the errored trials, marked partial, with the reason.
+    r = load(out)
+    assert r["partial"] is True and "graded no trial" in r["stopped_because"]
+    assert [t["task_id"] for t in r["trials"]] == ["C01_fixture_chat", "C01_fixture_chat"]
+    assert r["metric"]["num_errors"] == 2
+    assert "Partial results" in (out / "results.md").read_text()
 
 
 def test_compare_with_standin_harness_results_places_models_side_by_side(run_eval_cli, tmp_path, capsys):
