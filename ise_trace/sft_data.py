@@ -46,7 +46,11 @@ class SFTScriptArguments:
     )
     outcomes: str = field(
         default="success",
-        metadata={"help": "Keep trajectories whose outcome.status is success, or all of them.", "choices": ["success", "all"]},
+        metadata={
+            "help": "Keep trajectories whose checks passed on the final workspace (verified), whose simulated user "
+            "said success (success), or all of them.",
+            "choices": ["verified", "success", "all"],
+        },
     )
     max_user_turns: int | None = field(
         default=None,
@@ -102,6 +106,10 @@ def load_split(args: SFTScriptArguments, split: str):
         )
     if args.outcomes == "success" and "outcome" not in ds.column_names:
         raise SFTDataError(f"{where_}: no 'outcome' column to keep successes by; pass --outcomes all")
+    if args.outcomes == "verified" and "verification" not in ds.column_names:
+        raise SFTDataError(
+            f"{where_}: no 'verification' column (a dataset built before executable tasks); pass --outcomes success or all"
+        )
     return ds
 
 
@@ -292,7 +300,15 @@ def prepare_split(
     loaded = len(ds)
     if args.outcomes == "success":
         ds = ds.filter(lambda o: o is not None and o["status"] == "success", input_columns=["outcome"], num_proc=num_proc)
+    elif args.outcomes == "verified":
+        ds = ds.filter(lambda v: v is not None and v["passed"] is True, input_columns=["verification"], num_proc=num_proc)
     kept = len(ds)
+    if kept == 0 and loaded:
+        wider = {"verified": "--outcomes success or --outcomes all", "success": "--outcomes all"}.get(args.outcomes)
+        raise SFTDataError(
+            f"[{split}] none of the {loaded} trajectories is kept by --outcomes {args.outcomes}"
+            + (f"; pass {wider}, or build a larger dataset" if wider else "")
+        )
     ds = ds.map(
         _tokenize,
         fn_kwargs={
@@ -316,6 +332,11 @@ def prepare_split(
             ds = ds.map(_cut, fn_kwargs={"max_length": max_length}, num_proc=num_proc, desc=f"Truncating {split}")
     before = len(ds)
     ds = ds.filter(_has_loss, input_columns=["labels"], num_proc=num_proc)
+    if before and not len(ds):
+        raise SFTDataError(
+            f"[{split}] no assistant token is left to train on after cutting at max_length {max_length}: the system "
+            "prompt and tool schemas fill it; raise --max_length (the demo's trajectories need about 2048)"
+        )
     ds = ds.select_columns(["input_ids", "labels"])
     tokens = trained = 0
     for labels in ds["labels"]:

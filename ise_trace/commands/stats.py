@@ -49,9 +49,24 @@ def format_table(stats) -> str:
         ("role drift (user turns regenerated)", f"{100 * stats.drift_rate:.3f}%"),
         ("complexity complex / medium / simple", " / ".join(f"{100 * mix[k]:.0f}%" for k in ("complex", "medium", "simple"))),
         ("outcomes", ", ".join(f"{k} {v}" for k, v in stats.outcome_counts.items())),
+        ("success, simulated user's verdict", f"{100 * stats.simulator_success_rate:.1f}%"),
+        ("success, verified by the checks", _verified(stats)),
+        ("false successes (said success, checks failed)", _false(stats)),
         ("domains", ", ".join(f"{k} {v}" for k, v in stats.domain_counts.items())),
         ("distinct-1 / distinct-2 (intents)", " / ".join(f"{v:.3f}" for v in stats.distinct_n.values())),
         ("vendi (intents)", f"{stats.vendi:.2f}" if stats.vendi is not None else stats.vendi_note),
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _verified(stats) -> str:
+    v = stats.verification_counts
+    checked = v.get("passed", 0) + v.get("failed", 0)
+    rate = "n/a" if stats.verified_success_rate is None else f"{100 * stats.verified_success_rate:.1f}%"
+    return f"{rate} ({v.get('passed', 0)} of {checked} with checks; {v.get('unverified', 0)} unverified)"
+
+
+def _false(stats) -> str:
+    rate = "n/a" if stats.false_success_rate is None else f"{100 * stats.false_success_rate:.1f}%"
+    return f"{stats.false_successes} ({rate} of checked successes); {stats.missed_successes} passed unclaimed"

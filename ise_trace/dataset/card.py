@@ -126,7 +126,20 @@ def glance_rows(stats: CorpusStats) -> list[dict[str, str]]:
         {"label": "Vendi score (intents)", "ours": vendi, "paper": PAPER["vendi"]},
         {"label": "Role drift (user turns regenerated)", "ours": f"{100 * stats.drift_rate:.2f}%", "paper": PAPER["drift"]},
         {"label": "Failed tool calls", "ours": f"{100 * stats.failed_call_rate:.1f}%", "paper": "n/a"},
+        {"label": "Success, as the simulated user said", "ours": _pct(stats.simulator_success_rate), "paper": "n/a"},
+        {"label": "Success, verified by the checks", "ours": _verified(stats), "paper": "not verified"},
+        {"label": "False successes (user said success, checks failed)", "ours": _pct(stats.false_success_rate), "paper": "n/a"},
     ]
+
+
+def _pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{100 * rate:.1f}%"
+
+
+def _verified(stats: CorpusStats) -> str:
+    v = stats.verification_counts
+    checked = v.get("passed", 0) + v.get("failed", 0)
+    return f"{_pct(stats.verified_success_rate)} ({v.get('passed', 0)} of {checked}; {v.get('unverified', 0)} unverified)"
 
 
 # The values a template may use; `card_context` provides exactly these.

@@ -55,7 +55,8 @@ def stats_of_folder(path: Path, *, embedder: str | None) -> CorpusStats:
                 pf = pq.ParquetFile(f)
             except Exception as e:  # pyarrow raises several types for a damaged file
                 raise UserError(f"{f}: not a readable parquet file ({e}); rebuild the folder") from None
-            for batch in pf.iter_batches(batch_size=512, columns=_COLUMNS):
+            columns = _COLUMNS + [c for c in ("verification",) if c in pf.schema_arrow.names]
+            for batch in pf.iter_batches(batch_size=512, columns=columns):
                 for s in _summaries(batch):
                     acc.add(s)
                 splits[split] = splits.get(split, 0) + batch.num_rows
@@ -85,6 +86,9 @@ def _summaries(batch) -> list[TrajectorySummary]:
     domains = pc.struct_field(intent, "domains").to_pylist()
     status = pc.struct_field(batch.column("outcome"), "status").to_pylist()
     st = batch.column("stats").to_pylist()
+    names_ = batch.schema.names
+    verified = (pc.struct_field(batch.column("verification"), "passed").to_pylist() if "verification" in names_
+                else [None] * batch.num_rows)  # a folder built before executable tasks
     return [
         TrajectorySummary(
             intent_id=ids[i],
@@ -92,6 +96,7 @@ def _summaries(batch) -> list[TrajectorySummary]:
             domains=[d["name"] for d in domains[i]],
             status=status[i],
             tools=tools.get(i, []),
+            verified=verified[i],
             **{k: v for k, v in st[i].items()},
         )
         for i in range(batch.num_rows)

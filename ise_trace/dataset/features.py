@@ -38,6 +38,14 @@ def intent_feature() -> dict[str, Any]:
         "complexity": Value("string"),
         "seed": Value("int64"),
         "renderer": {"model": Value("string"), "prompt_version": Value("string")},
+        # The executable task; null on an unverified intent.
+        "workspace": {
+            "files": List({"path": Value("string"), "content": Value("string"), "mode": Value("string")}),
+            "setup": List(Value("string")),
+        },
+        "checks": List({"name": Value("string"), "command": Value("string")}),
+        "reference": Value("string"),
+        "task_origin": Value("string"),
     }
 
 
@@ -77,9 +85,20 @@ def trajectory_features():
                     "duration_ms": Value("float64"),
                     "is_error": Value("bool"),
                     "truncated": Value("bool"),
+                    "timed_out": Value("bool"),
+                    "recycled": Value("bool"),
                 }
             ),
             "outcome": {"status": Value("string"), "reason": Value("string"), "termination": Value("string")},
+            "verification": {
+                "passed": Value("bool"),
+                "checks": List(
+                    {"name": Value("string"), "passed": Value("bool"), "exit_code": Value("int64"), "output": Value("string")}
+                ),
+                "snapshot": List({"path": Value("string"), "size": Value("int64"), "sha256": Value("string")}),
+                "snapshot_truncated": Value("bool"),
+                "error": Value("string"),
+            },
             "stats": {
                 "user_turns": Value("int64"),
                 "dialogue_turns": Value("int64"),

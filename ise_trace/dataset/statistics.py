@@ -35,6 +35,7 @@ class TrajectorySummary:
     recovered_calls: int
     drift_turns: int
     tools: list[str]  # tool name of every call, in order
+    verified: bool | None = None  # the checks passed / failed / the intent had none
 
     @classmethod
     def of(cls, t: Trajectory) -> TrajectorySummary:
@@ -53,6 +54,7 @@ class TrajectorySummary:
             recovered_calls=s.recovered_calls,
             drift_turns=s.drift_turns,
             tools=tools,
+            verified=t.verification.passed,
         )
 
 
@@ -92,6 +94,18 @@ class CorpusStats(BaseModel):
     complexity_mix: dict[str, float] = Field(description="Share of trajectories per complexity.")
     domain_counts: dict[str, int] = Field(description="Trajectories touching each domain.")
     outcome_counts: dict[str, int]
+    simulator_success_rate: float = Field(0.0, description="Trajectories the simulated user called a success / all.")
+    verification_counts: dict[str, int] = Field(
+        default_factory=dict, description="Trajectories whose checks passed, failed, or that had no checks (unverified)."
+    )
+    verified_success_rate: float | None = Field(
+        None, description="Trajectories whose checks all passed / trajectories with checks; None when none had checks."
+    )
+    false_successes: int = Field(0, description="The simulated user said success, the checks failed.")
+    false_success_rate: float | None = Field(
+        None, description="False successes / simulator successes that had checks; None when there were none."
+    )
+    missed_successes: int = Field(0, description="The checks passed, the simulated user did not say success.")
     tool_call_counts: dict[str, int] = Field(description="Calls per tool name.")
     tool_cooccurrence: dict[str, dict[str, int]] = Field(
         description="Trajectories in which both tools were called (symmetric; diagonal: trajectories using the tool)."
@@ -120,8 +134,17 @@ class StatsAccumulator:
     pairs: Counter = field(default_factory=Counter)
     intent_ids: set[str] = field(default_factory=set)
     intent_texts: dict[str, str] = field(default_factory=dict)
+    verification: Counter = field(default_factory=Counter)
+    false_successes: int = 0
+    checked_successes: int = 0
+    missed_successes: int = 0
 
     def add(self, s: TrajectorySummary) -> None:
+        self.verification[{True: "passed", False: "failed", None: "unverified"}[s.verified]] += 1
+        if s.status == "success" and s.verified is not None:
+            self.checked_successes += 1
+            self.false_successes += s.verified is False
+        self.missed_successes += s.verified is True and s.status != "success"
         self.user_turns.append(s.user_turns)
         self.dialogue_turns.append(s.dialogue_turns)
         self.tool_calls.append(s.tool_calls)
@@ -166,6 +189,12 @@ class StatsAccumulator:
             complexity_mix={c: round(self.complexity[c] / n, 4) if n else 0.0 for c in COMPLEXITIES},
             domain_counts=dict(self.domains.most_common()),
             outcome_counts=dict(self.outcomes.most_common()),
+            simulator_success_rate=round(self.outcomes["success"] / n, 4) if n else 0.0,
+            verification_counts={k: self.verification[k] for k in ("passed", "failed", "unverified")},
+            verified_success_rate=_rate(self.verification["passed"], self.verification["passed"] + self.verification["failed"]),
+            false_successes=self.false_successes,
+            false_success_rate=_rate(self.false_successes, self.checked_successes),
+            missed_successes=self.missed_successes,
             tool_call_counts=dict(self.tool_counts.most_common()),
             tool_cooccurrence=co,
             user_turn_histogram=dict(sorted(Counter(self.user_turns).items())),
@@ -173,6 +202,10 @@ class StatsAccumulator:
             vendi=vendi,
             vendi_note=note,
         )
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
 
 
 def vendi_of(texts: list[str], embedder: str) -> tuple[float | None, str]:

@@ -2,8 +2,9 @@
 
 The turn ends when the model answers without a tool call, or is cut by the episode's tool-call
 budget or the per-turn step cap. A tool that fails is data (a tool message the agent reads and
-an execution record with its exit code); only a workspace that cannot run anything at all is a
-`WorkspaceFailure`.
+an execution record with its exit code); a workspace that cannot run anything, or that died and
+was replaced by an empty one, is a `WorkspaceFailure`: the episode ends as an infrastructure error
+and is retried, never continued in a workspace that lost its files.
 """
 
 from __future__ import annotations
@@ -12,11 +13,24 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import SimulateConfig
+from ..config import SandboxConfig, SimulateConfig
 from ..llm.base import ChatModel, ChatReply, SamplingParams
 from ..schemas import AssistantMessage, ExecutionRecord, TerminationReason, ToolCall, ToolMessage
-from .digest import ExecutedCall, TurnDigest, call_target, excerpt
+from .context import fit_to_context
+from .digest import ExecutedCall, TurnDigest, call_excerpt, call_target
 from .failures import AgentFailure, WorkspaceFailure
+
+_SANDBOX = SandboxConfig()
+
+
+def host_bound_s(tool: str, arguments: dict[str, Any], slack_s: float) -> float:
+    """How long the host waits for a tool call: the command's own timeout (as the workspace will
+    clamp it) plus `slack_s`, so a legitimate `exec` with timeout 120 is never cut at 60."""
+    own = _SANDBOX.command_timeout_s
+    requested = arguments.get("timeout") if tool == "exec" else None
+    if isinstance(requested, (int, float)) and not isinstance(requested, bool) and requested > 0:
+        own = min(float(requested), _SANDBOX.max_command_timeout_s)
+    return own + slack_s
 from .seeds import SeedStream
 from .transcript import Transcript
 
@@ -71,8 +85,10 @@ class Agent:
             max_tokens=self.config.agent_max_tokens,
             seed=self.seeds.next(),
         )
+        budget = self.config.agent_context_tokens - self.config.agent_max_tokens
+        messages = fit_to_context(self.transcript.chat, budget, self.tools)
         try:
-            return await self.model.chat(self.transcript.chat, tools=self.tools, sampling=sampling)
+            return await self.model.chat(messages, tools=self.tools, sampling=sampling)
         except Exception as e:  # the model client already retried; the episode records the reason
             raise AgentFailure(f"agent model failed: {type(e).__name__}: {e}") from e
 
@@ -87,14 +103,14 @@ class Agent:
 
     async def _run_step(self, reply: ChatReply, calls: list[ToolCall], digest: TurnDigest) -> None:
         results, executions, executed = [], [], []
+        recycled = None
         for call in calls:
             name, args = call.function.name, call.function.arguments
+            bound = host_bound_s(name, args, self.config.tool_timeout_s)
             try:
-                result = await asyncio.wait_for(
-                    self.run_tool(self.workspace, name, args), timeout=self.config.tool_timeout_s
-                )
+                result = await asyncio.wait_for(self.run_tool(self.workspace, name, args), timeout=bound)
             except TimeoutError as e:
-                raise WorkspaceFailure(f"tool call {name} did not return within {self.config.tool_timeout_s:g}s") from e
+                raise WorkspaceFailure(f"tool call {name} did not return within {bound:g}s") from e
             except Exception as e:
                 raise WorkspaceFailure(f"workspace failed on {name}: {type(e).__name__}: {e}") from e
             results.append(ToolMessage(tool_call_id=call.id, name=name, content=result.content))
@@ -105,6 +121,8 @@ class Agent:
                     duration_ms=result.duration_ms,
                     is_error=result.is_error,
                     truncated=result.truncated,
+                    timed_out=getattr(result, "timed_out", False),
+                    recycled=getattr(result, "recycled", False),
                 )
             )
             executed.append(
@@ -113,9 +131,16 @@ class Agent:
                     target=call_target(args),
                     exit_code=result.exit_code,
                     is_error=result.is_error,
-                    error_excerpt=excerpt(result.content, self.config.digest_excerpt_chars) if result.is_error else "",
+                    output=call_excerpt(name, args, result.content, self.config.digest_excerpt_chars),
                 )
             )
-        message = AssistantMessage(content=reply.content, reasoning_content=reply.reasoning_content, tool_calls=calls)
+            if executions[-1].recycled:
+                recycled = name
+                break  # the rest of the step would run in an empty workspace
+        message = AssistantMessage(
+            content=reply.content, reasoning_content=reply.reasoning_content, tool_calls=calls[: len(results)]
+        )
         self.transcript.add_step(message, results, executions, executed)
         digest.calls += executed
+        if recycled is not None:
+            raise WorkspaceFailure(f"the workspace died during {recycled} and was replaced; its files are gone")

@@ -2,7 +2,8 @@
 
 The published reference showed its simulator only the agent's final text, so a user could
 praise work that never happened. Here every user turn is written after reading this record:
-each tool call with its command or path, exit code and an excerpt of any error.
+each tool call with its command or path, its exit code, and an excerpt (head and tail) of what it
+printed or of the file text it read or wrote, so "show me the output" is answered by the output.
 """
 
 from __future__ import annotations
@@ -28,9 +29,20 @@ def call_target(arguments: dict[str, Any]) -> str:
 
 
 def excerpt(text: str, limit: int) -> str:
-    """The tail of `text` on one line: errors are usually printed last."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else "..." + flat[-(limit - 3):]
+    """Head and tail of `text` within `limit` characters: a command's first lines say what it is
+    doing, its last lines how it ended."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    half = max((limit - 40) // 2, 10)
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters not shown ...]\n{text[-half:]}"
+
+
+def call_excerpt(tool: str, arguments: dict[str, Any], result_text: str, limit: int) -> str:
+    """What the simulator is shown of one call: the file text for a write, else what came back."""
+    if tool == "write" and isinstance(arguments.get("content"), str):
+        return excerpt(arguments["content"], limit)
+    return excerpt(result_text, limit)
 
 
 @dataclass(frozen=True)
@@ -39,15 +51,20 @@ class ExecutedCall:
     target: str
     exit_code: int | None
     is_error: bool
-    error_excerpt: str = ""
+    output: str = ""  # excerpt of what it printed, read or wrote
 
-    def render(self) -> str:
+    def render(self, with_output: bool = True) -> str:
         shown_target = self.target if len(self.target) <= 160 else self.target[:157] + "..."
         head = f"{self.tool} `{shown_target}`" if shown_target else self.tool
         if not self.is_error:
-            return f"{head} -> ok" + (f" (exit {self.exit_code})" if self.tool == "exec" else "")
-        code = f"exit {self.exit_code}" if self.exit_code is not None else "error"
-        return f"{head} -> FAILED ({code})" + (f": {self.error_excerpt}" if self.error_excerpt else "")
+            line = f"{head} -> ok" + (f" (exit {self.exit_code})" if self.tool == "exec" else "")
+        else:
+            code = f"exit {self.exit_code}" if self.exit_code is not None else "error"
+            line = f"{head} -> FAILED ({code})"
+        if with_output and self.output:
+            what = "content written" if self.tool == "write" and not self.is_error else "output"
+            line += f"\n   {what}:\n" + "\n".join("   | " + l for l in self.output.splitlines())
+        return line
 
 
 @dataclass
@@ -64,9 +81,18 @@ class TurnDigest:
     def ends_in_failure(self) -> bool:
         return bool(self.calls) and self.calls[-1].is_error
 
-    def render(self) -> str:
+    def render(self, max_chars: int = 4000) -> str:
+        """The record, outputs included until `max_chars`; later calls then show only their outcome.
+        The last call keeps its output when it can: it is the one the reply is about."""
         if not self.calls:
             return "Record of what ran: the assistant ran no commands and touched no files in that reply."
         lines = [f"Record of what ran ({len(self.calls)} tool calls, {len(self.failed)} failed):"]
-        lines += [f"{i}. {c.render()}" for i, c in enumerate(self.calls, 1)]
+        used = len(lines[0])
+        rendered = [c.render() for c in self.calls]
+        last_full = len(rendered[-1])
+        for i, (call, full) in enumerate(zip(self.calls, rendered), 1):
+            room = max_chars - used - (last_full if i < len(self.calls) else 0)
+            text = full if len(full) <= room else call.render(with_output=False) + " (output not shown: record too long)"
+            lines.append(f"{i}. {text}")
+            used += len(text)
         return "\n".join(lines)

@@ -1,4 +1,11 @@
-"""One episode: a fresh workspace, the simulator and the agent taking turns, one trajectory out.
+"""One episode: a seeded workspace, the simulator and the agent taking turns, the checks, one
+trajectory out.
+
+The workspace is reset and seeded with the intent's files, its setup commands run, and only then
+does the dialogue start. When the dialogue ends, however it ends, and before the workspace goes
+back to the pool, the intent's checks run in it: their verdict is the trajectory's
+`verification`, the ground truth beside the simulator's own `outcome`. A workspace that died
+mid-episode is never verified.
 
 `run_episode` never raises for anything that goes wrong inside the episode: every way it can end
 (completion, a budget, a model or sandbox failure) is a `Trajectory` with its termination reason.
@@ -16,10 +23,12 @@ from typing import Any
 from .. import __version__
 from ..config import SimulateConfig
 from ..llm.base import ChatModel
-from ..schemas import Intent, Outcome, Provenance, TerminationReason, Trajectory, compute_stats
+from ..schemas import Intent, Outcome, Provenance, TerminationReason, Trajectory, Verification, compute_stats
+from ..tasks.runs import SetupFailed, run_setup, seed_files, verify
 from . import prompts
 from .agent import Agent
-from .failures import EpisodeFailure
+from .failures import EpisodeFailure, WorkspaceFailure
+from .grounding import state_from_snapshot
 from .seeds import SeedStream, episode_seed
 from .transcript import Transcript
 from .user_simulator import UserSimulator
@@ -68,20 +77,17 @@ async def run_episode(intent: Intent, pool: Any, setup: EpisodeSetup, attempt: i
     seed = episode_seed(cfg.seed, intent.id, attempt)
     transcript = Transcript(prompts.agent_system_prompt(setup.workdir))
     simulator = UserSimulator(setup.user_model, intent, cfg, SeedStream(seed ^ 0x5EED))
-    ending: _Ending
-    budget = asyncio.timeout(cfg.time_budget_s)
+    verification = Verification(passed=None)
     try:
-        async with budget:
-            ending = await _converse(intent, pool, setup, transcript, simulator, SeedStream(seed), attempt)
-    except TimeoutError as e:
-        if budget.expired():
-            ending = _Ending(TerminationReason.time_budget, f"episode exceeded its {cfg.time_budget_s:g}s budget")
-        else:
-            ending = _Ending(TerminationReason.infrastructure_error, f"timed out: {e or type(e).__name__}")
+        async with pool.acquire(episode_id=f"{intent.id}-a{attempt}", files=seed_files(intent.workspace)) as ws:
+            ending = await _in_workspace(intent, ws, setup, transcript, simulator, SeedStream(seed))
+            verification = await _verification(ws, intent, cfg, ending)
     except EpisodeFailure as e:
         ending = _Ending(e.termination, str(e))
-    except Exception as e:  # a bug or an unexpected engine error: still one recorded trajectory
+    except Exception as e:  # the pool could not seed a workspace, or an unexpected engine error
         ending = _Ending(TerminationReason.infrastructure_error, f"{type(e).__name__}: {e}")
+    if ending.termination is TerminationReason.infrastructure_error and intent.has_task:
+        verification = Verification(passed=False, error=f"not verified: {ending.reason}")
 
     status = _STATUS[ending.termination]
     if ending.termination is TerminationReason.user_completed and not ending.success:
@@ -93,6 +99,7 @@ async def run_episode(intent: Intent, pool: Any, setup: EpisodeSetup, attempt: i
         tools=setup.tools,
         executions=transcript.executions,
         outcome=Outcome(status=status, reason=ending.reason, termination=ending.termination),
+        verification=verification,
         stats=compute_stats(transcript.messages, transcript.executions, drift_turns=simulator.drift_turns),
         provenance=Provenance(
             agent_model=setup.agent_model.model,
@@ -110,37 +117,78 @@ async def run_episode(intent: Intent, pool: Any, setup: EpisodeSetup, attempt: i
     )
 
 
+async def _in_workspace(
+    intent: Intent, ws: Any, setup: EpisodeSetup, transcript: Transcript, simulator: UserSimulator, seeds: SeedStream
+) -> _Ending:
+    """Set the workspace up, then hold the dialogue within the episode's time budget."""
+    cfg = setup.config
+    try:
+        await run_setup(ws, intent.workspace, cfg.task)
+    except SetupFailed as e:
+        return _Ending(TerminationReason.infrastructure_error, f"workspace setup failed: {e}")
+    recycles = ws.recycles
+    start_state = state_from_snapshot((await ws.snapshot(max_files=GROUNDING_MAX_FILES))[0])
+
+    async def probe():
+        return state_from_snapshot((await ws.snapshot(max_files=GROUNDING_MAX_FILES))[0]), start_state
+
+    budget = asyncio.timeout(cfg.time_budget_s)
+    try:
+        async with budget:
+            ending = await _converse(ws, setup, transcript, simulator, seeds, probe)
+    except TimeoutError as e:
+        if budget.expired():
+            ending = _Ending(TerminationReason.time_budget, f"episode exceeded its {cfg.time_budget_s:g}s budget")
+        else:
+            ending = _Ending(TerminationReason.infrastructure_error, f"timed out: {e or type(e).__name__}")
+    except EpisodeFailure as e:
+        ending = _Ending(e.termination, str(e))
+    if ws.recycles != recycles and ending.termination is not TerminationReason.infrastructure_error:
+        ending = _Ending(TerminationReason.infrastructure_error, "the workspace was replaced mid-episode; its files are gone")
+    return ending
+
+
+GROUNDING_MAX_FILES = 2000  # files the completion guard looks at; beyond this a claim goes unchecked
+
+
+async def _verification(ws: Any, intent: Intent, cfg: SimulateConfig, ending: _Ending) -> Verification:
+    """The checks on the final state, unless the episode ended because the workspace failed."""
+    if ending.termination is TerminationReason.infrastructure_error:
+        return Verification(passed=False if intent.has_task else None, error=f"not verified: {ending.reason}")
+    recycles = ws.recycles
+    try:
+        result = await verify(ws, intent, cfg.task)
+    except Exception as e:  # the engine failed under the checks: record it, never pass it
+        raise WorkspaceFailure(f"verification failed to run: {type(e).__name__}: {e}") from e
+    if ws.recycles != recycles:
+        return Verification(passed=False if intent.has_task else None, error="the workspace died during the checks")
+    return result
+
+
 async def _converse(
-    intent: Intent,
-    pool: Any,
-    setup: EpisodeSetup,
-    transcript: Transcript,
-    simulator: UserSimulator,
-    agent_seeds: SeedStream,
-    attempt: int,
+    ws: Any, setup: EpisodeSetup, transcript: Transcript, simulator: UserSimulator, agent_seeds: SeedStream, probe
 ) -> _Ending:
     cfg = setup.config
-    async with pool.acquire(episode_id=f"{intent.id}-a{attempt}") as workspace:
-        agent = Agent(setup.agent_model, workspace, transcript, setup.tools, setup.run_tool, cfg, agent_seeds)
-        user = await simulator.open()
-        user_turns = 0
-        while True:
-            transcript.add_user(user.text)
-            user_turns += 1
-            turn = await agent.turn()
-            if turn.stop is not None:
-                return _Ending(turn.stop, f"stopped after {transcript.tool_calls} tool calls ({turn.stop.value})")
-            if user_turns >= cfg.max_user_turns:
-                return _Ending(TerminationReason.max_user_turns, f"reached {cfg.max_user_turns} user turns")
-            user = await simulator.respond(turn.reply, turn.digest, transcript.calls)
-            verdict = user.turn
-            if not verdict.completed:
-                continue
-            if not verdict.is_success:
-                return _Ending(TerminationReason.user_gave_up, verdict.reason or "the user gave up")
-            if user.unbacked:
-                return _Ending(
-                    TerminationReason.user_completed,
-                    "completion not backed by what ran: " + "; ".join(user.unbacked),
-                )
-            return _Ending(TerminationReason.user_completed, verdict.reason or "the user confirmed the goal", True)
+    agent = Agent(setup.agent_model, ws, transcript, setup.tools, setup.run_tool, cfg, agent_seeds)
+    user = await simulator.open()
+    user_turns = 0
+    while True:
+        transcript.add_user(user.text)
+        user_turns += 1
+        turn = await agent.turn()
+        if turn.stop is not None:
+            return _Ending(turn.stop, f"stopped after {transcript.tool_calls} tool calls ({turn.stop.value})")
+        if user_turns >= cfg.max_user_turns:
+            return _Ending(TerminationReason.max_user_turns, f"reached {cfg.max_user_turns} user turns")
+        user = await simulator.respond(turn.reply, turn.digest, transcript.calls, probe)
+        verdict = user.turn
+        if not verdict.completed:
+            continue
+        if not verdict.is_success:
+            return _Ending(TerminationReason.user_gave_up, verdict.reason or "the user gave up")
+        if user.unbacked:
+            return _Ending(
+                TerminationReason.user_completed,
+                "completion not backed by what ran: " + "; ".join(user.unbacked),
+            )
+        return _Ending(TerminationReason.user_completed, verdict.reason or "the user confirmed the goal", True)

@@ -3,13 +3,15 @@
 Its history holds its own earlier turns (as its assistant messages) and, between them, what
 the agent said plus the digest of what really ran. Each new turn goes through three gates before
 the episode sees it: an empty message is retried, a drifting message is regenerated, and a
-successful completion is refused while the agent's result is not backed by the record. A gate
+successful completion is refused while the agent's result is not backed by the record and the
+live workspace (the files it claims exist, are non-empty and changed). A gate
 that keeps failing past its cap ends the episode with a `SimulatorFailure`, except refused
 completions, which end it as a recorded failure (`unbacked`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +21,18 @@ from ..config import SimulateConfig
 from ..llm.base import ChatModel, SamplingParams, StructuredOutputError
 from ..schemas import Intent
 from . import prompts
+from .context import fit_to_context
 from .digest import ExecutedCall, TurnDigest
 from .drift import check_drift, echoed_instruction
 from .failures import SimulatorFailure
-from .grounding import unbacked_claims
+from .grounding import WorkspaceState, unbacked_claims
+
+# Reads the live workspace when a completion is to be checked: (state now, state at the start).
+StateProbe = Callable[[], Awaitable[tuple[WorkspaceState, WorkspaceState]]]
+
+
+async def _no_workspace() -> tuple[WorkspaceState, WorkspaceState]:
+    return {}, {}
 from .seeds import SeedStream
 
 
@@ -68,13 +78,20 @@ class UserSimulator:
         accepted.turn = accepted.turn.model_copy(update={"completed": False, "is_success": False})
         return accepted
 
-    async def respond(self, agent_reply: str, digest: TurnDigest, calls: list[ExecutedCall]) -> AcceptedTurn:
+    async def respond(
+        self, agent_reply: str, digest: TurnDigest, calls: list[ExecutedCall], probe: StateProbe | None = None
+    ) -> AcceptedTurn:
         """The next message, after reading the agent's reply and what ran during its turn."""
-        prompt = prompts.agent_turn_message(agent_reply, digest.render())
-        return await self._next(prompt, digest=digest, agent_reply=agent_reply, calls=calls)
+        prompt = prompts.agent_turn_message(agent_reply, digest.render(self.config.digest_max_chars))
+        return await self._next(prompt, digest=digest, agent_reply=agent_reply, calls=calls, probe=probe)
 
     async def _next(
-        self, prompt: str, digest: TurnDigest | None, agent_reply: str | None, calls: list[ExecutedCall]
+        self,
+        prompt: str,
+        digest: TurnDigest | None,
+        agent_reply: str | None,
+        calls: list[ExecutedCall],
+        probe: StateProbe | None = None,
     ) -> AcceptedTurn:
         self.history.append({"role": "user", "content": prompt})
         cfg = self.config
@@ -108,7 +125,8 @@ class UserSimulator:
                 continue
             unbacked: list[str] = []
             if not opening and turn.completed and turn.is_success:
-                unbacked = unbacked_claims(agent_reply or "", calls, digest or TurnDigest())
+                now, before = await (probe or _no_workspace)()
+                unbacked = unbacked_claims(agent_reply or "", calls, digest or TurnDigest(), now, before)
                 if unbacked and refusals_left > 0:
                     refusals_left -= 1
                     correction = self._correction(turn, prompts.completion_refused_feedback(unbacked))
@@ -126,6 +144,7 @@ class UserSimulator:
             max_tokens=self.config.user_max_tokens,
             seed=self.seeds.next(),
         )
+        messages = fit_to_context(messages, self.config.user_context_tokens - self.config.user_max_tokens)
         try:
             return await self.model.structured(messages, UserTurn, sampling=sampling)
         except StructuredOutputError as e:

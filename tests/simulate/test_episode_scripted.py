@@ -135,18 +135,18 @@ def test_scripted_drifting_user_turn_is_regenerated_and_counted(aio, sandbox_poo
     agent = ScriptedChatModel("scripted-agent", [
         calls(("exec", {"command": "mkdir -p logs && ls"})),
         "Made the logs folder.",
-        calls(("exec", {"command": "touch logs/app.log && ls logs"})),
+        calls(("exec", {"command": "echo started > logs/app.log && ls logs"})),
         "Added logs/app.log.",
     ])
     simulator = ScriptedChatModel("scripted-user", [
         user("make a logs folder"),
         user("Here is your updated folder. Is there anything else I can help you with?"),  # drift
-        user("Good. Put an empty app.log in it."),
+        user("Good. Put an app.log in it that says started."),
         user("thanks", completed=True, success=True),
     ])
     t = _episode(aio, sandbox_pool, agent, simulator)
     assert t.stats.drift_turns == 1
-    assert _user_texts(t) == ["make a logs folder", "Good. Put an empty app.log in it."]
+    assert _user_texts(t) == ["make a logs folder", "Good. Put an app.log in it that says started."]
     assert "broke your role as the user" in simulator.seen[2][-1]["content"]
     assert t.outcome.status == "success"
 

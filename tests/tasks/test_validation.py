@@ -1,0 +1,72 @@
+"""Task validation in a REAL sandbox: setup runs, the task is not already done, the reference solves it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ise_trace.config import TaskConfig
+from ise_trace.schemas import Check, WorkspaceFile, WorkspaceSpec
+from ise_trace.tasks.runs import validate_in_pool
+
+from .handmade import CHECKS, task_intent
+
+pytestmark = pytest.mark.docker
+
+
+def _validate(aio, pool, intent):
+    return aio.run(validate_in_pool(pool, intent.id, intent.workspace, intent.checks, intent.reference, TaskConfig()))
+
+
+def test_hand_written_task_is_valid(aio, sandbox_pool):
+    verdict = _validate(aio, sandbox_pool, task_intent())
+    assert verdict.ok, verdict
+    assert {"setup", "checks_before", "reference", "checks_after"} <= set(verdict.timings_ms)
+
+
+def test_task_already_done_on_the_untouched_workspace_is_rejected(aio, sandbox_pool):
+    done = task_intent(checks=[Check(name="sales.csv exists", command="test -s sales.csv")])
+    verdict = _validate(aio, sandbox_pool, done)
+    assert (verdict.ok, verdict.reason) == (False, "already_done")
+
+
+def test_reference_that_does_not_satisfy_the_checks_is_rejected(aio, sandbox_pool):
+    wrong = task_intent(reference="printf 'region,total\\nnorth,1\\n' > totals.csv")
+    verdict = _validate(aio, sandbox_pool, wrong)
+    assert (verdict.ok, verdict.reason) == (False, "unsolved")
+    assert "right totals" in verdict.detail
+
+
+def test_failing_setup_is_rejected_with_its_command(aio, sandbox_pool):
+    broken = task_intent(workspace=WorkspaceSpec(files=[WorkspaceFile(path="sales.csv", content="x")],
+                                                  setup=["python3 -c 'import nosuchmodule'"]))
+    verdict = _validate(aio, sandbox_pool, broken)
+    assert (verdict.ok, verdict.reason) == (False, "setup_failed")
+    assert "nosuchmodule" in verdict.detail
+
+
+def test_failing_reference_and_oversized_and_escaping_files_are_rejected(aio, sandbox_pool):
+    assert _validate(aio, sandbox_pool, task_intent(reference="exit 3")).reason == "reference_failed"
+    big = task_intent(workspace=WorkspaceSpec(files=[WorkspaceFile(path="big.txt", content="x" * (2 << 20))]))
+    assert _validate(aio, sandbox_pool, big).reason == "too_large"
+    out = task_intent(workspace=WorkspaceSpec(files=[WorkspaceFile(path="../etc/x", content="x")]))
+    assert _validate(aio, sandbox_pool, out).reason == "invalid_spec"
+    assert _validate(aio, sandbox_pool, task_intent(checks=[])).reason == "invalid_spec"
+
+
+def test_intents_check_cli_prints_one_verdict_each_and_exits_1_on_a_reject(tmp_path, sandbox_image):
+    good, done = task_intent("good-1"), task_intent("done-1", checks=[CHECKS[1]])
+    path = tmp_path / "tasks.jsonl"
+    path.write_text(good.model_dump_json() + "\n" + done.model_dump_json() + "\n")
+    out = tmp_path / "valid.jsonl"
+    r = subprocess.run([sys.executable, "-m", "ise_trace.cli", "intents", "check", str(path), "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "good-1: valid"
+    assert lines[1].startswith("done-1: rejected (already_done)")
+    assert "1 of 2 tasks valid" in r.stderr
+    assert [json.loads(l)["id"] for l in out.read_text().splitlines()] == ["good-1"]
