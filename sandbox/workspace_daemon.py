@@ -2,33 +2,49 @@
 """The workspace daemon: the one long-lived process inside each sandbox container.
 
 The host drives it over the container's stdin/stdout, one JSON request per line and one JSON
-reply per line. Keeping this process alive between commands is what makes a command cost a few
-milliseconds instead of a `docker exec` (tens to hundreds of ms).
+reply per line; each reply echoes the request's id and nonce. Keeping this process alive between
+commands is what makes a command cost a few milliseconds instead of a `docker exec`.
 
-Each `exec` runs `bash -c` in a new session, so a timeout kills the command's whole process group
-and never the workspace. File tools (read/write/edit/list/glob/grep) are done here directly,
-confined to /workspace after resolving symlinks. `reset` returns the workspace to its template:
-every other process is killed, /workspace, /tmp, /dev/shm and the home folder are emptied, and
-the template files are restored.
+Out of the agent's reach: the daemon runs as root with only the capabilities it needs (KILL,
+SETUID, SETGID, DAC_OVERRIDE), and everything the agent asks for runs as the agent (uid 1000):
+- `exec` runs `bash -c` as the agent in a new session, so a timeout kills the command's whole
+  process group and never the workspace. The agent cannot signal, stop or ptrace a root process,
+  nor open /proc/<daemon>/fd, so it cannot kill the daemon or write a reply in its name.
+- File tools (read/write/edit/list/glob/grep/snapshot) run in a forked child that has dropped to
+  the agent's uid, under a deadline: they have exactly the agent's permissions, and a pattern
+  that never finishes or a named pipe that never opens costs a bounded error, not the daemon.
+  Paths are walked one component at a time from a /workspace directory fd with O_NOFOLLOW, so
+  swapping a directory for a symlink cannot redirect an access out of /workspace.
+- `reset` returns the workspace to its template: every other process is killed, /workspace,
+  /tmp, /dev/shm, /dev/mqueue and the home folder are emptied, System V IPC objects are removed,
+  and the template plus the episode's files are written as the agent.
 
 Standard library only: it runs on the image's Debian python3.
 """
 
+import contextlib
+import ctypes
+import errno
 import fnmatch
+import hashlib
 import json
+import math
 import os
 import re
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
+import traceback
 
 WORKSPACE = "/workspace"
 TEMPLATE = "/opt/ise/template"
-HOME = os.environ.get("HOME", "/home/agent")
-SCRATCH_DIRS = ("/tmp", "/dev/shm", HOME)
+AGENT_UID = AGENT_GID = 1000
+HOME = "/home/agent"
+SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue", HOME)
 BASE_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME": HOME,
@@ -47,10 +63,76 @@ BASE_ENV = {
 # say so: the agent learns to redirect background output (`cmd > log 2>&1 &`).
 HOLDER_GRACE_S = 2.0
 SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv"}
+# File tools are killed after this long: a regular expression can take exponential time.
+FILE_OP_DEADLINE_S = 5.0
+SNAPSHOT_DEADLINE_S = 20.0
+# Walks stop this deep (a tree can be thousands of levels deep) and report that they did.
+MAX_WALK_DEPTH = 128
+MAX_SYMLINKS = 40
+SNAPSHOT_HASH_BUDGET = 64 * 1024 * 1024
+# Deeper than this, the reset moves a directory up to the top before removing it, so the
+# number of open directory fds stays bounded however deep the agent nested its folders.
+MAX_REMOVE_DEPTH = 64
+PR_SET_DUMPABLE = 4
+IPC_RMID = 0
+
+# Root drops to the agent for everything the agent asks; run as the agent already (an old
+# container or a local test), there is nothing to drop.
+AS_ROOT = os.geteuid() == 0
+AS_AGENT = {"user": AGENT_UID, "group": AGENT_GID, "extra_groups": []} if AS_ROOT else {}
+
+try:
+    LIBC = ctypes.CDLL(None, use_errno=True)
+except OSError:  # never expected on Debian; the checks that use it then degrade, not fail
+    LIBC = None
 
 
 class ToolFailure(Exception):
     """A tool-level error reported to the agent as text (exit code 1)."""
+
+
+# ----------------------------------------------------------------------------- text hygiene
+
+
+def check_text(field, value, path_like=False):
+    """Reject strings no file name, command or file can hold: NUL bytes (in paths and commands)
+    and lone surrogates (JSON can carry '\\ud800'; UTF-8 cannot)."""
+    if not isinstance(value, str):
+        raise ToolFailure(f"{field} must be a string")
+    if path_like and "\x00" in value:
+        raise ToolFailure(f"{field} contains a NUL byte (\\x00), which no path or command can hold")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ToolFailure(
+            f"{field} contains an invalid Unicode code point U+{ord(value[e.start]):04X} (a lone surrogate) "
+            f"at position {e.start}; send valid UTF-8 text"
+        ) from None
+    return value
+
+
+def clean(text):
+    """A string that is valid UTF-8 whatever bytes it came from."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def show(name):
+    """A file name as the agent sees it: undecodable bytes as \\xNN escapes (b'caf\\xe9')."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _clean_reply(value):
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, list):
+        return [_clean_reply(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean_reply(v) for k, v in value.items()}
+    return value
 
 
 # ----------------------------------------------------------------------------- output capture
@@ -89,28 +171,608 @@ class CappedBuffer:
         return f"{head}\n[... {dropped} bytes of output truncated ...]\n{tail}"
 
 
-# ----------------------------------------------------------------------------- paths
+# ----------------------------------------------------------------------------- running as the agent
 
 
-def resolve(path, must_exist=False):
-    """Map an agent path to a real path inside /workspace, or fail with a clear message."""
-    if not isinstance(path, str) or not path:
+def become_agent():
+    """Drop for good to the agent's uid/gid, with no supplementary groups and no capabilities."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # never hold the daemon's reply channel in a process the agent can signal
+        os.dup2(devnull, fd)
+    if AS_ROOT:
+        os.setgroups([])
+        os.setresgid(AGENT_GID, AGENT_GID, AGENT_GID)
+        os.setresuid(AGENT_UID, AGENT_UID, AGENT_UID)
+    if LIBC is not None:
+        # Not dumpable: the agent can neither ptrace this child nor open its /proc/<pid>/fd,
+        # even on hosts whose fs.suid_dumpable would leave it dumpable after the uid change.
+        LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    os.umask(0o022)
+    os.chdir(WORKSPACE)
+
+
+def as_agent(fn, req, deadline_s, what):
+    """Run `fn(req)` in a forked child with the agent's permissions; its reply, or an error reply
+    if it fails, crashes or is still running at the deadline (it is then killed)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the daemon's loop
+        code = 0
+        try:
+            os.close(r)
+            become_agent()
+            reply = run_guarded(fn, req)
+            data = json.dumps(_clean_reply(reply)).encode()
+            view = memoryview(data)
+            while view:
+                view = view[os.write(w, view):]
+        except BaseException:  # noqa: BLE001 - the child must end here whatever happened
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    chunks, timed_out = [], False
+    deadline = time.monotonic() + deadline_s
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([r], [], [], left)
+            if ready:
+                chunk = os.read(r, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    finally:
+        os.close(r)
+        if timed_out:
+            _signal(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    if timed_out:
+        raise ToolFailure(f"{what} did not finish within {deadline_s:g}s and was stopped")
+    try:
+        return json.loads(b"".join(chunks))
+    except ValueError:
+        raise ToolFailure(f"{what} failed unexpectedly (status {status})") from None
+
+
+def run_guarded(fn, req):
+    """`fn(req)` with every failure turned into the error reply the agent reads."""
+    try:
+        reply = fn(req)
+    except ToolFailure as e:
+        reply = error_reply(f"error: {e}")
+    except OSError as e:
+        reply = error_reply(_os_error_text(e))
+    except (ValueError, RecursionError, MemoryError) as e:
+        reply = error_reply(f"error: {type(e).__name__}: {e}")
+    for key in ("truncated", "timed_out", "is_error"):
+        reply.setdefault(key, False)
+    return reply
+
+
+def error_reply(text):
+    return {"output": text, "exit_code": 1, "is_error": True, "truncated": False, "timed_out": False}
+
+
+def _os_error_text(e):
+    name = getattr(e, "filename", None)
+    where = f": {show(name) if isinstance(name, str) else name}" if name not in (None, "") else ""
+    return f"error: {e.strerror or e}{where}"
+
+
+def _signal(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# ----------------------------------------------------------------------------- paths (as the agent)
+
+
+class Resolved:
+    """An open fd reached from /workspace, and the path (below /workspace) it was reached by."""
+
+    def __init__(self, fd, parts):
+        self.fd = fd
+        self.parts = parts
+
+    @property
+    def rel(self):
+        return "/".join(show(p) for p in self.parts) or "."
+
+    def close(self):
+        os.close(self.fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _outside(path):
+    return ToolFailure(f"path '{path}' is outside {WORKSPACE}; use a path inside {WORKSPACE}")
+
+
+def _split(path, agent_path):
+    """Components of `path` below /workspace (absolute paths must start with /workspace)."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if path.startswith("/"):
+        root = [p for p in WORKSPACE.split("/") if p]
+        if parts[: len(root)] != root:
+            raise _outside(agent_path)
+        parts = parts[len(root):]
+    return parts
+
+
+def open_beneath(path, flags=os.O_RDONLY, mode=0o666, parents=False, follow=True):
+    """Open `path` without ever leaving /workspace, however its components change meanwhile.
+
+    Each component is opened with O_NOFOLLOW relative to the fd of the directory before it. A
+    symlink is read (readlinkat) and its target resolved by the same rules, so links inside the
+    workspace work; `..` pops a directory and cannot climb above /workspace. The checks and the
+    opens are the same system calls, so there is nothing to race. `parents` creates missing
+    directories (for write); `follow=False` (with O_PATH) returns a final symlink itself."""
+    check_text("path", path, path_like=True)
+    if not path:
         raise ToolFailure("path must be a non-empty string")
-    full = path if os.path.isabs(path) else os.path.join(WORKSPACE, path)
-    real = os.path.realpath(full)
-    if real != WORKSPACE and not real.startswith(WORKSPACE + "/"):
-        raise ToolFailure(f"path '{path}' is outside {WORKSPACE}; use a path inside {WORKSPACE}")
-    if must_exist and not os.path.exists(real):
-        raise ToolFailure(f"no such file or directory: {path}")
-    return real
+    todo = _split(path, path)
+    fds = [os.open(WORKSPACE, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
+    names = []
+    links = 0
+    try:
+        while True:
+            if not todo:  # the path names a directory we already hold
+                try:
+                    fd = os.open(".", flags | os.O_CLOEXEC, dir_fd=fds[-1])
+                except OSError as e:
+                    raise _path_error(e, path) from None
+                return Resolved(fd, list(names))
+            name = todo.pop(0)
+            if name == "..":
+                if len(fds) == 1:
+                    raise _outside(path)
+                os.close(fds.pop())
+                names.pop()
+                continue
+            last = not todo
+            try:
+                if last:
+                    fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=fds[-1])
+                    if not follow or not stat.S_ISLNK(os.fstat(fd).st_mode):  # O_PATH opens links
+                        return Resolved(fd, names + [name])
+                    os.close(fd)
+                    raise OSError(errno.ELOOP, "symbolic link")
+                fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fds[-1])
+            except OSError as e:
+                if e.errno == errno.ENOENT and parents and not last:
+                    _mkdir_at(name, fds[-1])
+                    todo.insert(0, name)
+                    continue
+                if e.errno != errno.ELOOP:
+                    raise _path_error(e, path) from None
+                fd = None  # the last component is a symlink: resolve it below
+            if fd is not None:
+                kind = stat.S_IFMT(os.fstat(fd).st_mode)
+                if kind == stat.S_IFDIR:
+                    fds.append(fd)
+                    names.append(name)
+                    continue
+                if kind != stat.S_IFLNK:
+                    os.close(fd)
+                    raise ToolFailure(f"not a directory: {'/'.join(names + [name])} (in '{path}')")
+                os.close(fd)
+            links += 1
+            if links > MAX_SYMLINKS:
+                raise ToolFailure(f"too many levels of symbolic links in '{path}'")
+            try:
+                target = os.readlink(name, dir_fd=fds[-1])
+            except OSError as e:
+                if e.errno == errno.EINVAL:  # swapped back to a non-link meanwhile: look again
+                    todo.insert(0, name)
+                    continue
+                raise _path_error(e, path) from None
+            if target.startswith("/"):
+                while len(fds) > 1:
+                    os.close(fds.pop())
+                names.clear()
+            todo[:0] = _split(target, path)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
-def rel(real):
-    r = os.path.relpath(real, WORKSPACE)
-    return "." if r == "." else r
+def _mkdir_at(name, dir_fd):
+    try:
+        os.mkdir(name, 0o777, dir_fd=dir_fd)
+    except FileExistsError:
+        pass
 
 
-# ----------------------------------------------------------------------------- operations
+def _path_error(e, path):
+    if e.errno == errno.ENOENT:
+        return ToolFailure(f"no such file or directory: {path}")
+    if e.errno == errno.EACCES:
+        return ToolFailure(f"permission denied: {path}")
+    if e.errno == errno.ENOTDIR:
+        return ToolFailure(f"not a directory: {path}")
+    if e.errno == errno.EISDIR:
+        return ToolFailure(f"{path} is a directory")
+    if e.errno == errno.ENXIO:
+        return ToolFailure(f"{path} is not a regular file (a named pipe or socket); use exec for it")
+    if e.errno == errno.ENAMETOOLONG:
+        return ToolFailure(f"file name too long: {path}")
+    return ToolFailure(f"{e.strerror}: {path}")
+
+
+def open_file(path, flags, what="read", parents=False):
+    """A regular file, opened without blocking: a named pipe is an error, not a hang."""
+    res = open_beneath(path, flags | os.O_NONBLOCK, parents=parents)
+    st = os.fstat(res.fd)
+    if stat.S_ISDIR(st.st_mode):
+        res.close()
+        hint = "; use list to see its entries" if what == "read" else ""
+        raise ToolFailure(f"{path} is a directory{hint}")
+    if not stat.S_ISREG(st.st_mode):
+        res.close()
+        raise ToolFailure(f"{path} is not a regular file (a named pipe, socket or device); use exec for it")
+    return res
+
+
+def read_all(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _decode_text(data, rel):
+    if b"\x00" in data[:8192]:
+        raise ToolFailure(f"{rel} is a binary file; inspect it with exec (e.g. 'file', 'xxd')")
+    return data.decode("utf-8", errors="replace")
+
+
+# ----------------------------------------------------------------------------- walking trees
+
+
+class Walk:
+    """Everything under an open directory, depth first in sorted order, iteratively (a tree can be
+    thousands of levels deep), never following a symlink and never deeper than MAX_WALK_DEPTH.
+    Iterating yields (parts, entry, dir_fd): the entry's parent path below /workspace, its
+    DirEntry, and an fd of its parent valid until the next item. `notes` says what was skipped."""
+
+    def __init__(self, root, soft_deadline, skip=SKIP_DIRS):
+        self.root = root
+        self.soft_deadline = soft_deadline
+        self.skip = skip
+        self.notes = set()
+
+    def __iter__(self):
+        stack = [(os.dup(self.root.fd), list(self.root.parts), 0)]
+        current = None
+        try:
+            while stack:
+                current, parts, depth = stack.pop()
+                for item in self._entries(current, parts, depth, stack):
+                    yield item
+                    if time.monotonic() > self.soft_deadline:
+                        self.notes.add("[the search stopped early (time limit); narrow the path]")
+                        return
+                os.close(current)
+                current = None
+        finally:
+            if current is not None:
+                os.close(current)
+            for dfd, _, _ in stack:
+                os.close(dfd)
+
+    def _entries(self, dfd, parts, depth, stack):
+        try:
+            with os.scandir(dfd) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            self.notes.add("[some directories could not be read and were skipped]")
+            return
+        subdirs = []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name in self.skip:
+                    continue
+                if depth + 1 >= MAX_WALK_DEPTH:
+                    self.notes.add(f"[directories deeper than {MAX_WALK_DEPTH} levels were not searched]")
+                    continue
+                subdirs.append(entry.name)
+            yield parts, entry, dfd
+        for name in reversed(subdirs):  # reversed: the stack pops them in sorted order
+            try:
+                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+            except OSError:
+                self.notes.add("[some directories could not be read and were skipped]")
+                continue
+            stack.append((sub, parts + [name], depth + 1))
+
+
+def _rel(parts, name=None):
+    return "/".join(show(p) for p in (parts + [name] if name is not None else parts)) or "."
+
+
+def _limited(lines, cap, what):
+    if len(lines) > cap:
+        return "\n".join(lines[:cap]) + f"\n[{len(lines) - cap} more {what} not shown]", True
+    return "\n".join(lines), False
+
+
+def _with_notes(text, walk):
+    return "\n".join([text, *sorted(walk.notes)]) if walk.notes else text
+
+
+# ----------------------------------------------------------------------------- file tools
+
+
+def op_read(req):
+    path = req.get("path")
+    offset = max(int(req.get("offset") or 1), 1)
+    limit = int(req.get("limit") or 2000)
+    with open_file(path, os.O_RDONLY) as f:
+        text = _decode_text(read_all(f.fd), f.rel)
+    lines = text.splitlines(keepends=True)
+    chosen = lines[offset - 1 : offset - 1 + limit]
+    cap = CappedBuffer(int(req.get("cap") or 65536))
+    cap.add("".join(chosen).encode("utf-8"))
+    text = cap.text()
+    more = len(lines) - (offset - 1 + len(chosen))
+    if more > 0:
+        text += f"\n[{more} more lines; read with offset={offset + len(chosen)}]"
+    return {"output": text, "exit_code": 0, "truncated": cap.truncated or more > 0}
+
+
+def op_write(req):
+    content = check_text("content", req.get("content"))
+    data = content.encode("utf-8")
+    with open_file(req.get("path"), os.O_WRONLY | os.O_CREAT, what="write", parents=True) as f:
+        os.ftruncate(f.fd, 0)  # only now: truncating before the regular-file check could hit a pipe
+        write_all(f.fd, data)
+        rel = f.rel
+    return {"output": f"wrote {len(data)} bytes to {rel}", "exit_code": 0}
+
+
+def op_edit(req):
+    old, new = req.get("old_text"), req.get("new_text")
+    if not isinstance(old, str) or not old:
+        raise ToolFailure("old_text must be a non-empty string")
+    check_text("old_text", old)
+    check_text("new_text", new)
+    with open_file(req.get("path"), os.O_RDWR, what="edit") as f:
+        text = _decode_text(read_all(f.fd), f.rel)
+        count = text.count(old)
+        if count == 0:
+            raise ToolFailure(f"old_text was not found in {f.rel}; read the file and copy the text exactly")
+        if count > 1:
+            raise ToolFailure(f"old_text occurs {count} times in {f.rel}; include more context so it is unique")
+        os.lseek(f.fd, 0, os.SEEK_SET)
+        os.ftruncate(f.fd, 0)
+        write_all(f.fd, text.replace(old, new, 1).encode("utf-8"))
+        return {"output": f"edited {f.rel}", "exit_code": 0}
+
+
+def _open_dir(path):
+    res = open_beneath(path or ".", os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISDIR(os.fstat(res.fd).st_mode):
+        res.close()
+        raise ToolFailure(f"{path} is not a directory")
+    return res
+
+
+def op_list(req):
+    rows = []
+    with _open_dir(req.get("path")) as d, os.scandir(d.fd) as it:
+        for entry in sorted(it, key=lambda e: e.name):
+            name = show(entry.name)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    rows.append(f"{name}/")
+                elif entry.is_symlink():
+                    rows.append(f"{name} -> {show(os.readlink(entry.name, dir_fd=d.fd))}")
+                elif entry.is_file(follow_symlinks=False):
+                    rows.append(f"{name}  ({entry.stat(follow_symlinks=False).st_size} bytes)")
+                else:
+                    rows.append(f"{name}  ({_kind(entry.stat(follow_symlinks=False).st_mode)})")
+            except OSError:
+                rows.append(name)
+    text, truncated = _limited(rows, int(req.get("max_entries") or 500), "entries")
+    return {"output": text or "(empty directory)", "exit_code": 0, "truncated": truncated}
+
+
+def _kind(mode):
+    if stat.S_ISFIFO(mode):
+        return "named pipe"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "device"
+
+
+def op_glob(req):
+    pattern = req.get("pattern")
+    if not isinstance(pattern, str) or not pattern:
+        raise ToolFailure("pattern must be a non-empty string, e.g. '**/*.py'")
+    check_text("pattern", pattern)
+    # '**/' also matches no folder at all, as in shells with globstar: '**/*.py' finds ./app.py.
+    patterns = [pattern, pattern[3:]] if pattern.startswith("**/") and len(pattern) > 3 else [pattern]
+    soft = time.monotonic() + FILE_OP_DEADLINE_S * 0.8
+    found = []
+    with _open_dir(req.get("path")) as root:
+        base = len(root.parts)
+        walk = Walk(root, soft)
+        for parts, entry, _ in walk:
+            if entry.is_dir(follow_symlinks=False):
+                continue
+            under_root = "/".join(show(p) for p in parts[base:] + [entry.name])
+            name = show(entry.name)
+            if any(fnmatch.fnmatch(under_root, p) or fnmatch.fnmatch(name, p) for p in patterns):
+                found.append(_rel(parts, entry.name))
+    text, truncated = _limited(found, int(req.get("max_entries") or 500), "matches")
+    return {"output": _with_notes(text or "(no matches)", walk), "exit_code": 0, "truncated": truncated}
+
+
+def _grep_data(rx, rel, data, hits, cap):
+    if b"\x00" in data[:8192]:
+        return
+    for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+        if rx.search(line):
+            hits.append(f"{rel}:{n}: {line[:300]}")
+            if len(hits) > cap:
+                return
+
+
+def op_grep(req):
+    pattern = req.get("pattern")
+    if not isinstance(pattern, str) or not pattern:
+        raise ToolFailure("pattern must be a non-empty regular expression")
+    check_text("pattern", pattern)
+    try:
+        rx = re.compile(pattern, re.IGNORECASE if req.get("ignore_case") else 0)
+    except re.error as e:
+        raise ToolFailure(f"invalid regular expression: {e}") from None
+    include = req.get("include")
+    if include is not None:
+        check_text("include", include)
+    cap = int(req.get("max_matches") or 200)
+    soft = time.monotonic() + FILE_OP_DEADLINE_S * 0.8
+    hits = []
+    walk = None
+    with open_beneath(req.get("path") or ".", os.O_RDONLY | os.O_NONBLOCK) as root:
+        st = os.fstat(root.fd)
+        if stat.S_ISREG(st.st_mode):
+            _grep_data(rx, root.rel, os.read(root.fd, 4 << 20), hits, cap)
+        elif not stat.S_ISDIR(st.st_mode):
+            raise ToolFailure(f"{req.get('path')} is not a regular file (a named pipe, socket or device)")
+        else:
+            walk = Walk(root, soft)
+            for parts, entry, dfd in walk:
+                if len(hits) > cap:
+                    break
+                if not entry.is_file(follow_symlinks=False):
+                    continue  # links are not followed; pipes and devices are not regular files
+                if include and not fnmatch.fnmatch(show(entry.name), include):
+                    continue
+                try:
+                    fd = os.open(entry.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dfd)
+                except OSError:
+                    continue
+                try:
+                    if stat.S_ISREG(os.fstat(fd).st_mode):
+                        _grep_data(rx, _rel(parts, entry.name), os.read(fd, 4 << 20), hits, cap)
+                finally:
+                    os.close(fd)
+    text, truncated = _limited(hits, cap, "matches")
+    text = _with_notes(text or "(no matches)", walk) if walk else text or "(no matches)"
+    return {"output": text, "exit_code": 0, "truncated": truncated}
+
+
+# ----------------------------------------------------------------------------- snapshot
+
+
+def _hash_fd(fd, budget):
+    h = hashlib.sha256()
+    size = 0
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return h.hexdigest(), size
+        size += len(chunk)
+        if size > budget:
+            return None, size
+        h.update(chunk)
+
+
+def _snapshot_entry(rel, name, dir_fd, budget):
+    """(entry, bytes hashed) for one regular file or symlink; None for anything else."""
+    st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    if stat.S_ISLNK(st.st_mode):
+        target = os.fsencode(os.readlink(name, dir_fd=dir_fd))
+        return {"path": rel, "size": len(target), "sha256": hashlib.sha256(target).hexdigest()}, 0
+    if not stat.S_ISREG(st.st_mode):
+        return None, 0
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        digest, size = _hash_fd(fd, budget)
+    finally:
+        os.close(fd)
+    if digest is None:
+        return "over budget", size
+    return {"path": rel, "size": size, "sha256": digest}, size
+
+
+def op_snapshot(req):
+    """Path, size and sha256 of the regular files (and symlinks) under /workspace, sorted by path.
+
+    Symlinks are listed, not followed: size is the length of the link's target text and sha256 the
+    hash of that text. At most `max_files` entries and SNAPSHOT_HASH_BUDGET bytes hashed; when
+    either runs out, the rest are left out and `truncated` is true. With `paths`, only those
+    (files, or every file under a directory); a missing or invalid one is simply absent."""
+    max_files = max(int(req.get("max_files") or 500), 0)
+    soft = time.monotonic() + SNAPSHOT_DEADLINE_S * 0.8
+    found = {}  # rel -> (parts, name) of the dir fd's path and the entry name
+    roots = req.get("paths")
+    if roots is not None and not (isinstance(roots, list) and all(isinstance(p, str) for p in roots)):
+        raise ToolFailure("paths must be a list of strings")
+    truncated = False
+    for path in (roots if roots is not None else ["."]):
+        truncated |= _collect(path, found, soft)
+    entries, budget = [], SNAPSHOT_HASH_BUDGET
+    for rel in sorted(found):
+        if len(entries) >= max_files or time.monotonic() > soft:
+            truncated = True
+            break
+        parent, name = found[rel]
+        try:
+            with open_beneath("/".join(parent) or ".", os.O_RDONLY | os.O_DIRECTORY) as d:
+                entry, used = _snapshot_entry(rel, name, d.fd, budget)
+        except (OSError, ToolFailure):
+            continue  # gone meanwhile
+        if entry == "over budget":
+            truncated = True
+            break
+        if entry is not None:
+            entries.append(entry)
+            budget -= used
+    return {"output": f"{len(entries)} files", "exit_code": 0, "entries": entries, "truncated": truncated}
+
+
+def _collect(path, found, soft):
+    """Add the files under `path` to `found`; True when the walk was cut short."""
+    try:
+        check_text("path", path, path_like=True)
+        root = open_beneath(path, os.O_PATH, follow=False)
+    except (OSError, ToolFailure):
+        return False
+    with root:
+        st = os.fstat(root.fd)
+        if not stat.S_ISDIR(st.st_mode):
+            if root.parts and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                found[root.rel] = (root.parts[:-1], root.parts[-1])
+            return False
+    with open_beneath(path, os.O_RDONLY | os.O_DIRECTORY) as d:
+        walk = Walk(d, soft, skip=())
+        for parts, entry, _ in walk:
+            if not entry.is_dir(follow_symlinks=False):
+                found[_rel(parts, entry.name)] = (parts, entry.name)
+    return bool(walk.notes)
+
+
+# ----------------------------------------------------------------------------- exec
 
 
 def _prefer_for_oom(pid):
@@ -127,22 +789,45 @@ def _kill_group(pgid):
     for _ in range(20):
         try:
             os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            return
-        except PermissionError:
+        except (ProcessLookupError, PermissionError):
             return
         time.sleep(0.005)
+
+
+def _timeout(value):
+    """The command's timeout in seconds: a finite number above zero."""
+    if value is None:
+        return 30.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ToolFailure(f"timeout must be a finite number of seconds above 0, not {value!r}")
+    return float(value)
+
+
+def _workdir(req):
+    workdir = req.get("workdir")
+    if not workdir:
+        return WORKSPACE
+    check_text("workdir", workdir, path_like=True)
+    full = workdir if os.path.isabs(workdir) else os.path.join(WORKSPACE, workdir)
+    # The shell may cd anywhere afterwards; this check only keeps the tool's contract.
+    real = os.path.realpath(full)
+    if real != WORKSPACE and not real.startswith(WORKSPACE + "/"):
+        raise _outside(workdir)
+    if not os.path.exists(real):
+        raise ToolFailure(f"no such file or directory: {workdir}")
+    if not os.path.isdir(real):
+        raise ToolFailure(f"workdir is not a directory: {workdir}")
+    return real
 
 
 def op_exec(req):
     command = req.get("command")
     if not isinstance(command, str) or not command.strip():
         raise ToolFailure("command must be a non-empty string")
-    timeout = float(req.get("timeout_s") or 30)
+    check_text("command", command, path_like=True)
+    timeout = _timeout(req.get("timeout_s"))
     limit = int(req.get("limit") or 65536)
-    cwd = resolve(req["workdir"], must_exist=True) if req.get("workdir") else WORKSPACE
-    if not os.path.isdir(cwd):
-        raise ToolFailure(f"workdir is not a directory: {req.get('workdir')}")
+    cwd = _workdir(req)
     out = CappedBuffer(limit)
     start = time.monotonic()
     proc, note = _spawn(command, cwd)
@@ -197,7 +882,8 @@ def op_exec(req):
 
 
 def _spawn(command, cwd):
-    """Start the command; if the process limit is exhausted, clear the workspace's processes once."""
+    """Start the command as the agent; if the process limit is exhausted (EAGAIN, and only then),
+    clear the workspace's processes once and try again."""
     note = ""
     for attempt in range(2):
         try:
@@ -210,222 +896,228 @@ def _spawn(command, cwd):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
+                **AS_AGENT,
             )
             _prefer_for_oom(proc.pid)
             return proc, note
         except OSError as e:
-            if attempt == 1:
-                raise ToolFailure(f"could not start the command: {e.strerror or e}")
-            _kill_all_others()
+            if e.errno == errno.E2BIG:
+                size = len(command.encode("utf-8"))
+                raise ToolFailure(
+                    f"argument list too long: the command is {size} bytes, more than the kernel accepts in one "
+                    "argument (128 KiB). Write the script to a file with the write tool and run it "
+                    "(e.g. bash script.sh); nothing was run and no process was touched"
+                ) from None
+            if e.errno != errno.EAGAIN or attempt == 1:
+                raise ToolFailure(f"could not start the command: {e.strerror or e}") from None
+            kill_all_others()
             note = "[the workspace had reached its process limit; all background processes were killed]\n"
     raise AssertionError("unreachable")
 
 
-def _read_text(real):
-    with open(real, "rb") as f:
-        data = f.read()
-    if b"\x00" in data[:8192]:
-        raise ToolFailure(f"{rel(real)} is a binary file; inspect it with exec (e.g. 'file', 'xxd')")
-    return data.decode("utf-8", errors="replace")
+# ----------------------------------------------------------------------------- reset
 
 
-def op_read(req):
-    real = resolve(req.get("path"), must_exist=True)
-    if os.path.isdir(real):
-        raise ToolFailure(f"{req['path']} is a directory; use list to see its entries")
-    offset = max(int(req.get("offset") or 1), 1)
-    limit = int(req.get("limit") or 2000)
-    lines = _read_text(real).splitlines(keepends=True)
-    chosen = lines[offset - 1 : offset - 1 + limit]
-    cap = CappedBuffer(int(req.get("cap") or 65536))
-    cap.add("".join(chosen).encode("utf-8"))
-    text = cap.text()
-    more = len(lines) - (offset - 1 + len(chosen))
-    if more > 0:
-        text += f"\n[{more} more lines; read with offset={offset + len(chosen)}]"
-    return {"output": text, "exit_code": 0, "truncated": cap.truncated or more > 0}
-
-
-def op_write(req):
-    content = req.get("content")
-    if not isinstance(content, str):
-        raise ToolFailure("content must be a string")
-    real = resolve(req.get("path"))
-    if os.path.isdir(real):
-        raise ToolFailure(f"{req['path']} is a directory")
-    os.makedirs(os.path.dirname(real), exist_ok=True)
-    with open(real, "w", encoding="utf-8") as f:
-        f.write(content)
-    return {"output": f"wrote {len(content.encode('utf-8'))} bytes to {rel(real)}", "exit_code": 0}
-
-
-def op_edit(req):
-    old, new = req.get("old_text"), req.get("new_text")
-    if not isinstance(old, str) or not old:
-        raise ToolFailure("old_text must be a non-empty string")
-    if not isinstance(new, str):
-        raise ToolFailure("new_text must be a string")
-    real = resolve(req.get("path"), must_exist=True)
-    text = _read_text(real)
-    count = text.count(old)
-    if count == 0:
-        raise ToolFailure(f"old_text was not found in {rel(real)}; read the file and copy the text exactly")
-    if count > 1:
-        raise ToolFailure(f"old_text occurs {count} times in {rel(real)}; include more context so it is unique")
-    with open(real, "w", encoding="utf-8") as f:
-        f.write(text.replace(old, new, 1))
-    return {"output": f"edited {rel(real)}", "exit_code": 0}
-
-
-def _walk(root):
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-        for name in sorted(filenames):
-            yield os.path.join(dirpath, name)
-
-
-def _limited(lines, cap, what):
-    if len(lines) > cap:
-        return "\n".join(lines[:cap]) + f"\n[{len(lines) - cap} more {what} not shown]", True
-    return "\n".join(lines), False
-
-
-def op_list(req):
-    real = resolve(req.get("path") or ".", must_exist=True)
-    if not os.path.isdir(real):
-        raise ToolFailure(f"{req.get('path')} is not a directory")
-    rows = []
-    for name in sorted(os.listdir(real)):
-        p = os.path.join(real, name)
-        if os.path.isdir(p):
-            rows.append(f"{name}/")
-        else:
-            try:
-                rows.append(f"{name}  ({os.lstat(p).st_size} bytes)")
-            except OSError:
-                rows.append(name)
-    text, truncated = _limited(rows, int(req.get("max_entries") or 500), "entries")
-    return {"output": text or "(empty directory)", "exit_code": 0, "truncated": truncated}
-
-
-def op_glob(req):
-    pattern = req.get("pattern")
-    if not isinstance(pattern, str) or not pattern:
-        raise ToolFailure("pattern must be a non-empty string, e.g. '**/*.py'")
-    root = resolve(req.get("path") or ".", must_exist=True)
-    found = [rel(p) for p in _walk(root) if fnmatch.fnmatch(os.path.relpath(p, root), pattern)
-             or fnmatch.fnmatch(os.path.basename(p), pattern)]
-    text, truncated = _limited(found, int(req.get("max_entries") or 500), "matches")
-    return {"output": text or "(no matches)", "exit_code": 0, "truncated": truncated}
-
-
-def op_grep(req):
-    pattern = req.get("pattern")
-    if not isinstance(pattern, str) or not pattern:
-        raise ToolFailure("pattern must be a non-empty regular expression")
-    try:
-        rx = re.compile(pattern, re.IGNORECASE if req.get("ignore_case") else 0)
-    except re.error as e:
-        raise ToolFailure(f"invalid regular expression: {e}")
-    root = resolve(req.get("path") or ".", must_exist=True)
-    include = req.get("include")
-    files = [root] if os.path.isfile(root) else list(_walk(root))
-    hits = []
-    cap = int(req.get("max_matches") or 200)
-    for p in files:
-        if include and not fnmatch.fnmatch(os.path.basename(p), include):
-            continue
-        try:
-            with open(p, "rb") as f:
-                data = f.read(4 * 1024 * 1024)
-        except OSError:
-            continue
-        if b"\x00" in data[:8192]:
-            continue
-        for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-            if rx.search(line):
-                hits.append(f"{rel(p)}:{n}: {line[:300]}")
-                if len(hits) > cap:
-                    break
-        if len(hits) > cap:
-            break
-    text, truncated = _limited(hits, cap, "matches")
-    return {"output": text or "(no matches)", "exit_code": 0, "truncated": truncated}
-
-
-def _empty_dir(path):
-    def fix_and_retry(func, p, _exc):
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            os.chmod(p, 0o700)
-            func(p)
-        except OSError:
-            pass
-
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for name in names:
-        p = os.path.join(path, name)
-        if os.path.isdir(p) and not os.path.islink(p):
-            try:
-                os.chmod(p, 0o700)
-            except OSError:
-                pass
-            shutil.rmtree(p, onerror=fix_and_retry)
-        else:
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
-
-
-def _kill_all_others():
-    # Signal every process this user may signal except init and ourselves (Linux spares the
-    # caller of kill(-1)); repeat until nothing is left, so a fork bomb cannot outrun it.
-    for _ in range(50):
+def kill_all_others():
+    # As root, kill(-1) signals every process but init and ourselves; repeat until nothing is
+    # left (ESRCH), so a fork bomb cannot outrun it. Our own children are reaped as we go.
+    for _ in range(200):
         try:
             os.kill(-1, signal.SIGKILL)
         except ProcessLookupError:
             break
+        _reap()
         time.sleep(0.002)
+    _reap()
 
 
-def op_reset(req):
-    _kill_all_others()
-    for d in (WORKSPACE,) + SCRATCH_DIRS:
-        _empty_dir(d)
+def _reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def empty_dir(path):
+    """Remove everything inside `path` (as root: the agent's chmod 000 does not stop it).
+
+    Iterative and fd-based: no symlink is followed and there is no recursion limit. A directory
+    deeper than MAX_REMOVE_DEPTH is moved up to the top first, so open fds stay bounded however
+    deep the agent nested its folders."""
+    try:
+        top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    stack = [(top, None, _unlink_files(top))]  # (fd, name in parent, subdirectories left)
+    moved = 0
+    try:
+        while stack:
+            fd, name, subdirs = stack[-1]
+            if subdirs:
+                sub = subdirs.pop()
+                if len(stack) > MAX_REMOVE_DEPTH:
+                    moved += 1
+                    with contextlib.suppress(OSError):
+                        os.rename(sub, f".ise-reset-{moved}", src_dir_fd=fd, dst_dir_fd=top)
+                        stack[0][2].append(f".ise-reset-{moved}")
+                    continue
+                with contextlib.suppress(OSError):
+                    child = os.open(sub, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                    stack.append((child, sub, _unlink_files(child)))
+                continue
+            stack.pop()
+            if name is not None:  # emptied: remove it from its parent
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.rmdir(name, dir_fd=stack[-1][0])
+    finally:
+        for fd, name, _ in stack:
+            if name is not None:
+                os.close(fd)
+        os.close(top)
+
+
+def _unlink_files(dfd):
+    """Unlink every non-directory in `dfd`; return the names of its subdirectories."""
+    subdirs = []
+    try:
+        with os.scandir(dfd) as it:
+            entries = list(it)
+    except OSError:
+        return subdirs
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
+            else:
+                os.unlink(entry.name, dir_fd=dfd)
+    return subdirs
+
+
+def remove_ipc():
+    """Remove the System V shared memory, semaphores and message queues left in this IPC
+    namespace (run as the agent: the owner may remove them, root without CAP_SYS_ADMIN may not)."""
+    if LIBC is None:
+        return
+    removers = {
+        "shm": lambda i: LIBC.shmctl(i, IPC_RMID, None),
+        "sem": lambda i: LIBC.semctl(i, 0, IPC_RMID),
+        "msg": lambda i: LIBC.msgctl(i, IPC_RMID, None),
+    }
+    for kind, remove in removers.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 1 and fields[1].isdigit():
+                remove(int(fields[1]))
+
+
+def _mode(value, where):
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[0-7]{3,4}", value):
+        raise ToolFailure(f"{where}: mode must be an octal string such as '0644' or '0755', not {value!r}")
+    mode = int(value, 8)
+    if mode & 0o6000:
+        raise ToolFailure(f"{where}: mode {value} sets setuid/setgid bits, which workspaces do not allow")
+    return mode
+
+
+def _file_specs(files):
+    """The episode's files as [(path, content, mode)], from a dict or a list of {path, content, mode}."""
+    if isinstance(files, dict):
+        files = [{"path": p, "content": c, "mode": None} for p, c in files.items()]
+    if not isinstance(files, list):
+        raise ToolFailure("files must be a list of {path, content, mode} objects or a path -> content map")
+    specs = []
+    for i, spec in enumerate(files):
+        if not isinstance(spec, dict):
+            raise ToolFailure(f"files[{i}] must be an object with path and content")
+        path, content = spec.get("path"), spec.get("content")
+        where = f"files[{i}] ({path!r})"
+        if not isinstance(path, str) or not path:
+            raise ToolFailure(f"files[{i}]: path must be a non-empty string")
+        check_text(f"{where}: path", path, path_like=True)
+        check_text(f"{where}: content", content)
+        specs.append((path, content, _mode(spec.get("mode"), where)))
+    return specs
+
+
+def seed(req):
+    """As the agent: remove IPC objects, copy the template, write the episode's files."""
+    remove_ipc()
     for name in os.listdir(TEMPLATE):
         if name == ".keep":
             continue
-        src = os.path.join(TEMPLATE, name)
-        dst = os.path.join(WORKSPACE, name)
-        if os.path.isdir(src):
+        src, dst = os.path.join(TEMPLATE, name), os.path.join(WORKSPACE, name)
+        if os.path.isdir(src) and not os.path.islink(src):
             shutil.copytree(src, dst, symlinks=True)
         else:
-            shutil.copy2(src, dst)
-    for path, content in (req.get("files") or {}).items():
-        real = resolve(path)
-        os.makedirs(os.path.dirname(real), exist_ok=True)
-        with open(real, "w", encoding="utf-8") as f:
-            f.write(content)
-    os.chdir(WORKSPACE)
+            shutil.copy2(src, dst, follow_symlinks=False)
+    for i, (path, content, mode) in enumerate(_file_specs(req.get("files") or [])):
+        try:
+            res = open_beneath(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, parents=True)
+        except ToolFailure as e:
+            raise ToolFailure(f"files[{i}] ({path!r}): {e}") from None
+        with res:
+            if not stat.S_ISREG(os.fstat(res.fd).st_mode):
+                raise ToolFailure(f"files[{i}] ({path!r}): not a regular file")
+            write_all(res.fd, content.encode("utf-8"))
+            if mode is not None:
+                os.fchmod(res.fd, mode)
     return {"output": "", "exit_code": 0}
+
+
+def op_reset(req):
+    kill_all_others()
+    for d in (WORKSPACE,) + SCRATCH_DIRS:
+        empty_dir(d)
+    return as_agent(seed, req, FILE_OP_DEADLINE_S * 4, "seeding the workspace")
 
 
 def op_ping(_req):
     return {"output": "pong", "exit_code": 0}
 
 
+# Said when a file tool hits its deadline, so the agent knows what to change.
+DEADLINE_HINTS = {
+    "grep": "a pattern with nested repetition such as (a+)+$ can take exponential time; simplify the "
+            "pattern or search a narrower path",
+    "glob": "search a narrower path",
+}
+
+
+def _in_agent_child(fn, deadline_s=FILE_OP_DEADLINE_S):
+    what = fn.__name__[3:]
+
+    def run(req):
+        try:
+            return as_agent(fn, req, deadline_s, what)
+        except ToolFailure as e:
+            hint = DEADLINE_HINTS.get(what)
+            if hint and "did not finish" in str(e):
+                raise ToolFailure(f"{e}: {hint}") from None
+            raise
+
+    return run
+
+
 OPS = {
     "exec": op_exec,
-    "read": op_read,
-    "write": op_write,
-    "edit": op_edit,
-    "list": op_list,
-    "glob": op_glob,
-    "grep": op_grep,
+    "read": _in_agent_child(op_read),
+    "write": _in_agent_child(op_write),
+    "edit": _in_agent_child(op_edit),
+    "list": _in_agent_child(op_list),
+    "glob": _in_agent_child(op_glob),
+    "grep": _in_agent_child(op_grep),
+    "snapshot": _in_agent_child(op_snapshot, SNAPSHOT_DEADLINE_S),
     "reset": op_reset,
     "ping": op_ping,
 }
@@ -439,21 +1131,22 @@ def handle(line):
     except (ValueError, KeyError, TypeError):
         return {"id": None, "error": "bad request", "exit_code": 2, "output": ""}
     try:
-        reply = op(req)
-        reply.setdefault("truncated", False)
-        reply.setdefault("timed_out", False)
-        reply.setdefault("is_error", False)
-    except ToolFailure as e:
-        reply = {"output": f"error: {e}", "exit_code": 1, "is_error": True, "truncated": False, "timed_out": False}
-    except OSError as e:
-        reply = {"output": f"error: {e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "),
-                 "exit_code": 1, "is_error": True, "truncated": False, "timed_out": False}
+        reply = run_guarded(op, req)
+    except Exception as e:  # noqa: BLE001 - a bug here must not take the workspace down
+        traceback.print_exc(file=sys.stderr)
+        reply = error_reply(f"error: the workspace daemon failed on this call ({type(e).__name__}: {e})")
+    if reply.get("is_error") and reply.get("exit_code") is None:
+        reply["exit_code"] = 1
+    reply = _clean_reply(reply)
     reply["id"] = req.get("id")
+    reply["nonce"] = req.get("nonce")
     reply["duration_ms"] = round((time.monotonic() - start) * 1000, 3)
     return reply
 
 
 def main():
+    if AS_ROOT:
+        os.setgroups([])  # root's groups would otherwise widen what our children may touch
     os.chdir(WORKSPACE)
     out = sys.stdout
     for line in sys.stdin:  # EOF: the host went away, so the workspace ends with it

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+
+# Shorter than this, a command cannot even start: such a timeout is a typo, not a request.
+MIN_TIMEOUT_S = 0.1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=_build)
 
     r = verbs.add_parser("run", help="run one command in a fresh sandbox; exits with its exit code")
-    r.add_argument("--timeout", type=float, default=None, help="seconds before the command is killed")
+    r.add_argument("--timeout", type=float, default=None,
+                   help=f"seconds before the command is killed (at least {MIN_TIMEOUT_S:g})")
     r.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
     r.set_defaults(func=_run)
 
@@ -48,6 +53,8 @@ def _run(args: argparse.Namespace) -> int:
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
         raise UserError("no command given: ise-trace sandbox run -- CMD [ARGS...]")
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout >= MIN_TIMEOUT_S):
+        raise UserError(f"--timeout must be a number of seconds of at least {MIN_TIMEOUT_S:g}, not {args.timeout:g}")
     command = cmd[0] if len(cmd) == 1 else shlex.join(cmd)
     config = SandboxConfig()
     run_id = f"run-{uuid.uuid4().hex[:8]}"

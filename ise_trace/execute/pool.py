@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from ..config import SandboxConfig
 from .image import require_image
-from .workspace import Workspace, owner_labels
+from .workspace import Workspace, WorkspaceFiles, owner_labels
 
 START_CONCURRENCY = 4  # docker run is CPU-bound on the engine side; more in parallel only queues
 
@@ -64,8 +64,9 @@ class WorkspacePool:
         await self.close()
 
     @contextlib.asynccontextmanager
-    async def acquire(self, episode_id: str | None = None, files: dict[str, str] | None = None) -> AsyncIterator[Workspace]:
-        """A workspace reset to the template (plus `files`), returned to the pool afterwards."""
+    async def acquire(self, episode_id: str | None = None, files: WorkspaceFiles | None = None) -> AsyncIterator[Workspace]:
+        """A workspace reset to the template (plus `files`, see `Workspace.reset`), returned to the
+        pool afterwards."""
         ws = await self._idle.get()
         try:
             await ws.reset(files)

@@ -2,7 +2,8 @@
 
 The agent sees text (exec's includes the exit code); the trajectory keeps a structured record.
 Nothing the agent sends can raise: an unknown tool, a bad or missing argument, a path outside
-/workspace all come back as an error result the agent can read and recover from.
+/workspace, a NUL byte or a lone surrogate ("\ud800" is valid JSON, not valid UTF-8) all come
+back as an error result the agent can read and recover from.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ class ToolArgs(BaseModel):
 
 class ExecArgs(ToolArgs):
     command: str = Field(description="Shell command, run with bash -c in the workspace.")
-    timeout: float | None = Field(None, gt=0, description="Seconds before the command is killed (default 30).")
+    timeout: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Seconds before the command is killed (default 30)."
+    )
     workdir: str | None = Field(None, description="Directory to run in, inside /workspace (default /workspace).")
 
 
@@ -59,6 +62,28 @@ class GrepArgs(ToolArgs):
     path: str | None = Field(None, description="File or directory to search (default /workspace).")
     include: str | None = Field(None, description="Only search files whose name matches this glob, e.g. '*.py'.")
     ignore_case: bool | None = Field(None, description="Match case-insensitively.")
+
+
+# Arguments that name a path or hold a command: no NUL byte can pass through a system call.
+NO_NUL_FIELDS = {"path", "command", "workdir"}
+
+
+def unsendable(args: ToolArgs) -> str | None:
+    """Why these arguments cannot reach the workspace (a NUL byte in a path or command, a lone
+    surrogate anywhere), or None."""
+    for field, value in args:
+        if not isinstance(value, str):
+            continue
+        if field in NO_NUL_FIELDS and "\x00" in value:
+            return f"'{field}' contains a NUL byte (\\x00), which no path or command can hold"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return (
+                f"'{field}' contains an invalid Unicode code point U+{ord(value[e.start]):04X} (a lone surrogate) "
+                f"at position {e.start}; send valid UTF-8 text"
+            )
+    return None
 
 
 @dataclass(frozen=True)
@@ -146,6 +171,9 @@ async def run_tool(ws: Workspace, name: str, arguments: dict[str, Any] | str | N
     args = parse_arguments(name, arguments)
     if isinstance(args, str):
         return _error(args)
+    problem = unsendable(args)
+    if problem:
+        return _error(f"invalid arguments for {name}: {problem}")
     if isinstance(args, ExecArgs):
         r = await ws.exec(args.command, timeout_s=args.timeout, workdir=args.workdir)
         content = r.output if r.recycled else f"{r.output.rstrip()}\n[exit code: {r.exit_code}]".lstrip("\n")

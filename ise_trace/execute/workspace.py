@@ -2,7 +2,10 @@
 
 The host keeps the `docker run -i` client process of each container open and talks to the
 workspace daemon (sandbox/workspace_daemon.py) over its stdin/stdout: one JSON line per request
-and reply. If the daemon stops answering, the container is replaced and the caller is told so.
+and reply. Each request carries an id and a random nonce that its reply echoes; any other line
+(the late reply of a cancelled call, or anything that is not a reply) is skipped, so a reply is
+never taken for another call's. If the daemon stops answering, the container is replaced and the
+caller is told so.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import os
+import secrets
 import socket
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +31,11 @@ STREAM_LIMIT = 32 * 1024 * 1024
 # Time the host allows beyond a command's own timeout before it declares the daemon dead.
 REPLY_GRACE_S = 10.0
 RECYCLED_NOTE = "[the workspace stopped responding and was replaced by a fresh one; its files are gone]"
+# Time the daemon may take to hash a snapshot (it stops itself at 20 s).
+SNAPSHOT_BUDGET_S = 25.0
+# What the daemon needs as root (it drops to the agent for every command and file tool): signal
+# the agent's processes, change to its uid/gid, and clear files the agent made unreadable.
+DAEMON_CAPS = ("KILL", "SETUID", "SETGID", "DAC_OVERRIDE")
 
 
 @dataclass
@@ -39,19 +50,53 @@ class CommandResult:
     is_error: bool = False
     recycled: bool = False
 
+    def __post_init__(self) -> None:
+        self.output = valid_utf8(self.output)
+
+
+def valid_utf8(text: str) -> str:
+    """`text` with anything UTF-8 cannot encode (lone surrogates) written as backslash escapes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+WorkspaceFiles = Mapping[str, str] | Iterable[Mapping[str, Any]]
+
+
+def file_specs(files: WorkspaceFiles | None) -> list[dict[str, Any]]:
+    """Seed files as the daemon takes them: [{path, content, mode}], from a path -> content map or
+    a list of {path, content, mode?} (mode an octal string such as "0755", or None)."""
+    if not files:
+        return []
+    if isinstance(files, Mapping):
+        return [{"path": p, "content": c, "mode": None} for p, c in files.items()]
+    specs = []
+    for f in files:
+        if hasattr(f, "model_dump"):  # a pydantic record of the same shape
+            f = f.model_dump()
+        specs.append({"path": f["path"], "content": f["content"], "mode": f.get("mode")})
+    return specs
+
 
 class WorkspaceDied(Exception):
     """The daemon did not answer; the container has been replaced."""
 
 
 def container_args(name: str, image: str, config: SandboxConfig, labels: dict[str, str]) -> list[str]:
-    """The `docker run` arguments that make a workspace isolated by default."""
+    """The `docker run` arguments that make a workspace isolated by default.
+
+    The daemon is root with four capabilities; what the agent runs is uid 1000 with none, and
+    no-new-privileges keeps it there."""
     uid = "1000"
+    caps = [arg for cap in DAEMON_CAPS for arg in ("--cap-add", cap)]
     args = [
         "run", "-i", "--rm", "--init", "--name", name,
         "--network", "none",
-        "--user", f"{uid}:{uid}",
-        "--cap-drop", "ALL",
+        "--user", "0:0",
+        "--cap-drop", "ALL", *caps,
         "--security-opt", "no-new-privileges",
         "--read-only",
         "--tmpfs", f"{config.workdir}:rw,exec,size={config.workspace_size},uid={uid},gid={uid},mode=0755",
@@ -86,6 +131,8 @@ class Workspace:
         self._proc: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
         self._ids = itertools.count(1)
+        # After a cancelled call, the daemon may still be busy with it until this loop time.
+        self._busy_until = 0.0
         self.recycles = 0
         self.episode_id: str | None = None
 
@@ -136,6 +183,8 @@ class Workspace:
                 raise
 
     async def exec(self, command: str, timeout_s: float | None = None, workdir: str | None = None) -> CommandResult:
+        if timeout_s is not None and not (math.isfinite(timeout_s) and timeout_s > 0):
+            raise ValueError(f"timeout_s must be a finite number of seconds above 0, not {timeout_s!r}")
         timeout = min(timeout_s or self.config.command_timeout_s, self.config.max_command_timeout_s)
         args: dict[str, Any] = {"command": command, "timeout_s": timeout, "limit": self.config.output_limit_bytes}
         if workdir:
@@ -154,32 +203,63 @@ class Workspace:
             is_error=r.get("is_error", False),
         )
 
-    async def reset(self, files: dict[str, str] | None = None) -> None:
-        """Return to the template: kill every process, empty /workspace, /tmp and home, add `files`."""
+    async def reset(self, files: WorkspaceFiles | None = None) -> None:
+        """Return to the template: kill every process, empty /workspace, /tmp, /dev/shm and home,
+        remove IPC objects, then write `files` as the agent (a path -> content map, or a list of
+        {path, content, mode} with mode an octal string such as "0755"). Bad paths or modes raise
+        SandboxError."""
+        specs = file_specs(files)
         try:
-            r = await self.call("reset", 30.0, files=files or {})
+            r = await self.call("reset", 30.0, files=specs)
         except WorkspaceDied:
-            r = await self.call("reset", 30.0, files=files or {})
+            r = await self.call("reset", 30.0, files=specs)
         if r.get("is_error"):
-            raise SandboxError(f"could not seed the workspace: {r.get('output')}")
+            raise SandboxError(f"could not seed the workspace: {valid_utf8(r.get('output', ''))}")
+
+    async def snapshot(self, max_files: int = 500, paths: list[str] | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """The regular files under /workspace as [{path, size, sha256}] sorted by path, and whether
+        the list was cut short (more than `max_files`, or over the daemon's 64 MiB hashing budget).
+
+        Symlinks are listed, not followed: size and sha256 are those of the link's target text.
+        With `paths` (relative to /workspace), only those files, or the files under those
+        directories; a missing one is simply absent."""
+        args: dict[str, Any] = {"max_files": max_files}
+        if paths is not None:
+            args["paths"] = list(paths)
+        try:
+            r = await self.call("snapshot", SNAPSHOT_BUDGET_S + REPLY_GRACE_S, **args)
+        except WorkspaceDied:
+            raise SandboxError(f"workspace {self.name} stopped responding during the snapshot and was replaced") from None
+        if r.get("is_error"):
+            raise SandboxError(f"could not snapshot the workspace: {valid_utf8(r.get('output', ''))}")
+        entries = [{**e, "path": valid_utf8(e["path"])} for e in r.get("entries", [])]
+        return entries, bool(r.get("truncated"))
 
     async def _roundtrip(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         proc = self._proc
         if proc is None or proc.returncode is not None:
             raise WorkspaceDied("not running")
         request["id"] = next(self._ids)
+        request["nonce"] = secrets.token_hex(8)
+        loop = asyncio.get_running_loop()
+        # A cancelled call's command may still be running: ours starts after it.
+        deadline = max(loop.time(), self._busy_until) + timeout_s
         try:
             proc.stdin.write((json.dumps(request) + "\n").encode())
             await proc.stdin.drain()
-            line = await asyncio.wait_for(proc.stdout.readline(), timeout_s)
-        except (asyncio.TimeoutError, ConnectionError, BrokenPipeError):
+            while True:
+                line = await asyncio.wait_for(proc.stdout.readline(), max(deadline - loop.time(), 0))
+                if not line:
+                    raise WorkspaceDied("daemon exited")
+                reply = _parse_reply(line)
+                if reply is not None and reply.get("id") == request["id"] and reply.get("nonce") == request["nonce"]:
+                    self._busy_until = 0.0
+                    return reply
+        except asyncio.CancelledError:
+            self._busy_until = deadline  # the next call skips this call's late reply
+            raise
+        except (asyncio.TimeoutError, ConnectionError, BrokenPipeError, ValueError):
             raise WorkspaceDied("no answer") from None
-        if not line:
-            raise WorkspaceDied("daemon exited")
-        reply = json.loads(line)
-        if reply.get("id") != request["id"]:
-            raise WorkspaceDied("out of step")
-        return reply
 
     async def _stderr_text(self) -> str:
         proc = self._proc
@@ -189,6 +269,14 @@ class Workspace:
             data = await asyncio.wait_for(proc.stderr.read(4096), 1)
             return data.decode(errors="replace").strip()
         return ""
+
+
+def _parse_reply(line: bytes) -> dict[str, Any] | None:
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        return None
+    return reply if isinstance(reply, dict) else None
 
 
 async def _remove_container(name: str) -> None:
