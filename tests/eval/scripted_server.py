@@ -6,14 +6,16 @@ Its replies are fixed per model name so driver tests are deterministic:
 - `scripted-weak` answers at once without looking anything up;
 - `scripted-broken` answers every chat request with HTTP 500;
 - `scripted-judge` answers {"score": 0.9, ...} when the conversation names the room, else 0.1.
-It counts chat requests per model, which the resume tests read, and fails (HTTP 500) any
-request whose conversation contains a string in `broken_phrases`.
+It counts chat requests per model, which the resume tests read, fails (HTTP 500) any
+request whose conversation contains a string in `broken_phrases`, and answers one containing a
+string in `slow_phrases` only after `slow_s` seconds (a trial that is still running).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -50,6 +52,8 @@ class ScriptedModelServer:
     def __init__(self) -> None:
         self.requests: Counter[str] = Counter()
         self.broken_phrases: set[str] = set()
+        self.slow_phrases: set[str] = set()
+        self.slow_s = 120.0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -78,6 +82,8 @@ class ScriptedModelServer:
                 said = json.dumps(body.get("messages", []))
                 if model == "scripted-broken" or model not in MODELS or any(p in said for p in server.broken_phrases):
                     return self._send(500, {"error": {"message": "scripted failure"}})
+                if any(p in said for p in server.slow_phrases):
+                    time.sleep(server.slow_s)
                 self._send(200, _reply(model, body["messages"], body.get("tools")))
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -80,7 +80,8 @@ def test_judge_server_down_is_one_clear_error(standin_checkout, model_server, ca
 def test_tasks_needing_a_judge_without_one_is_one_clear_error(standin_checkout, model_server, tmp_path, capsys):
     out = tmp_path / "out"
     expect_error(capsys, eval_args(standin_checkout, model_server.base_url, "--out", str(out)),
-                 "1 selected task(s) are graded with an LLM judge (T002_fixture_notes_digest)", "--judge-model")
+                 "1 selected task(s) are graded with an LLM judge (T002_fixture_notes_digest)", "--judge-model",
+                 "run the 1 rule-graded task(s) with --tasks judge-free (T001)")
     assert not out.exists()
 
 

@@ -178,3 +178,43 @@ def test_driver_with_standin_harness_against_the_real_embedded_model_server(stan
     assert trial["error"] is None and 0.0 <= trial["score"] <= 1.0
     events = [json.loads(line) for line in (out / trial["trace"]).read_text().splitlines()]
     assert any(e["type"] == "message" and e["message"]["role"] == "assistant" for e in events)
+
+
+@pytest.mark.slow
+def test_context_too_small_with_standin_harness_on_the_real_embedded_server_says_what_to_do(
+    standin_checkout, tmp_path, capsys, monkeypatch
+):
+    """The real embedded server, started with a context smaller than a task's first prompt (as
+    4,096 tokens is for Claw-Eval's T039, 5,267), answers HTTP 400 (context length exceeded)
+    through the stand-in harness; the eval stops with one line naming `ise-trace serve --n-ctx`,
+    and keeps the errored trial as partial results."""
+    import shutil
+
+    from ise_trace.config import LLMConfig
+    from ise_trace.llm.server import ModelServer
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    checkout = tmp_path / "claw-eval"
+    shutil.copytree(standin_checkout, checkout)
+    task_yaml = checkout / "tasks" / T1 / "task.yaml"
+    long_prompt = "Where is the team offsite? " + "Please check every note, including the old ones. " * 40
+    task_yaml.write_text(task_yaml.read_text().replace(
+        '"Where is the team offsite? Look it up in my notes."', json.dumps(long_prompt)))
+    out = tmp_path / "run"
+    # 256: llama.cpp rounds smaller contexts up to it.
+    with ModelServer("llama-cpp", host="127.0.0.1", config=LLMConfig(n_ctx=256, n_threads=1),
+                     log_path=tmp_path / "server.log") as server:
+        rc = main(["eval", "--claw-eval-dir", str(checkout), "--model-base-url", server.base_url,
+                   "--model", server.model, "--tasks", "T001,C01_fixture_chat", "--parallel", "1",
+                   "--trials", "1", "--out", str(out)])
+    assert rc == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("ise-trace eval: error: the model server at ")
+    assert f"has too small a context for {T1}" in line
+    # 645 prompt tokens plus the server's default cap of 1,024 for the reply: 1,669; next power of two.
+    assert "(1,669 tokens needed, 256 available)" in line
+    assert "`ise-trace serve --n-ctx 2048`" in line and "larger context" in line
+    r = load(out)
+    assert r["partial"] is True and "too small a context" in r["stopped_because"]
+    errors = [t["error"] for t in r["trials"] if t["error"]]
+    assert len(errors) == 1 and "maximum context length is 256 tokens" in errors[0]

@@ -16,6 +16,7 @@ import pytest
 
 from ise_trace.cli import main
 from ise_trace.evaluation import load_checkout, select_tasks
+from ise_trace.evaluation.tasks import describe_tasks
 
 CHECKOUT = os.environ.get("CLAW_EVAL_DIR")
 pytestmark = [
@@ -30,6 +31,14 @@ def test_real_checkout_default_selection_is_offline_t_family():
     assert all(t.excluded_because for t in selection.excluded)
     live = [t for t in selection.excluded if "live web" in t.excluded_because]
     assert live, "the T family has live-web research tasks; none was recognised"
+
+
+def test_real_checkout_judge_free_selection_is_the_rule_graded_t_tasks():
+    checkout = load_checkout(CHECKOUT)
+    free = select_tasks(checkout, "judge-free").tasks
+    assert free and all(t.family == "T" and t.offline and not t.needs_judge for t in free)
+    if checkout.commit() and checkout.commit().startswith("9365e1a"):  # the commit the docs describe
+        assert describe_tasks(free) == "T039-T044, T086-T099"
 
 
 def test_real_harness_grades_a_rule_based_task_against_the_scripted_model(model_server, tmp_path, monkeypatch):

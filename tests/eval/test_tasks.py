@@ -8,6 +8,7 @@ import pytest
 
 from ise_trace.errors import UserError
 from ise_trace.evaluation import load_checkout, select_tasks
+from ise_trace.evaluation.tasks import describe_tasks, judge_free_tasks
 
 
 def names(tasks):
@@ -33,6 +34,20 @@ def test_explicit_ids_numbers_and_ranges(standin_checkout):
     live = select_tasks(checkout, "1-4", include_live_web=True)
     assert "T003_fixture_live_search" in names(live.tasks)
     assert names(live.excluded) == ["T004_fixture_shell_task"]  # the sandbox is never started
+
+
+def test_judge_free_names_the_offline_t_tasks_graded_by_rules_alone(standin_checkout):
+    checkout = load_checkout(standin_checkout)
+    assert names(select_tasks(checkout, "judge-free").tasks) == ["T001_fixture_notes_lookup"]
+    assert names(select_tasks(checkout, "judge-free,T2").tasks) == ["T001_fixture_notes_lookup", "T002_fixture_notes_digest"]
+    assert describe_tasks(judge_free_tasks(checkout)) == "T001"
+
+
+def test_task_lists_are_described_as_ranges(standin_checkout):
+    checkout = load_checkout(standin_checkout)
+    tasks = [checkout.tasks[n] for n in ("T001_fixture_notes_lookup", "T002_fixture_notes_digest",
+                                         "T004_fixture_shell_task", "C01_fixture_chat")]
+    assert describe_tasks(tasks) == "T001-T002, T004, C01_fixture_chat"
 
 
 def test_judge_need_follows_inherited_graders(standin_checkout, tmp_path):

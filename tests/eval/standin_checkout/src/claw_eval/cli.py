@@ -17,6 +17,7 @@ import shlex
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from datetime import datetime, timezone
@@ -34,8 +35,12 @@ def post(url, body, headers=None, timeout=30):
         url, data=json.dumps(body).encode(), method="POST",
         headers={"Content-Type": "application/json", **(headers or {})},
     )
-    with urllib.request.urlopen(request, timeout=timeout) as reply:
-        return reply.status, json.loads(reply.read() or b"null")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return reply.status, json.loads(reply.read() or b"null")
+    except urllib.error.HTTPError as e:
+        # Like the OpenAI SDK the real harness uses: the server's error body is in the message.
+        raise RuntimeError(f"{e} - {e.read().decode(errors='replace')[:500]}") from None
 
 
 def load_config(path):
@@ -60,7 +65,7 @@ def healthy(url):
     try:
         post(url, {}, headers={"X-Health-Check": "1"}, timeout=2)
         return True
-    except OSError:
+    except (OSError, RuntimeError):
         return False
 
 
@@ -169,7 +174,7 @@ def run_trial(task, task_dir, offset, model, base_url, api_key, judge, trace_dir
                 t0 = time.monotonic()
                 try:
                     status, result = post(endpoints[name], arguments)
-                except (KeyError, OSError) as e:
+                except (KeyError, OSError, RuntimeError) as e:
                     status, result = 500, {"error": str(e)}
                 dispatch = {"tool_use_id": call["id"], "tool_name": name, "endpoint_url": endpoints.get(name, ""),
                             "request_body": arguments, "response_status": status, "response_body": result,
