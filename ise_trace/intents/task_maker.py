@@ -30,6 +30,8 @@ class TaskMaker:
         self.taxonomy = taxonomy
         self.config = config
         self.pool = pool  # a WorkspacePool; None only when validation is switched off
+        if pool is None and config.task.validate_in_sandbox:
+            raise ValueError("validating tasks needs a workspace pool (or task.validate_in_sandbox: false)")
 
     async def make(self, sampled: SampledIntent) -> RenderResult:
         tc = self.config.task
@@ -84,7 +86,7 @@ class TaskMaker:
         return made, None
 
     async def _validate(self, intent_id, workspace, checks, reference) -> TaskVerdict:
-        if not self.config.task.validate_in_sandbox or self.pool is None:
+        if not self.config.task.validate_in_sandbox:
             return TaskVerdict(True)
         return await validate_in_pool(self.pool, intent_id, workspace, checks, reference, self.config.task)
 

@@ -91,8 +91,9 @@ class TurnDigest:
         rendered = [c.render() for c in self.calls]
         last_full = len(rendered[-1])
         for i, (call, full) in enumerate(zip(self.calls, rendered), 1):
-            room = max_chars - used - (last_full if i < len(self.calls) else 0)
-            text = full if len(full) <= room else call.render(with_output=False) + " (output not shown: record too long)"
+            last = i == len(self.calls)  # always shown whole: it is bounded by the per-call excerpt
+            room = max_chars - used - (0 if last else last_full)
+            text = full if last or len(full) <= room else call.render(with_output=False) + " (output not shown: record too long)"
             lines.append(f"{i}. {text}")
             used += len(text)
         return "\n".join(lines)

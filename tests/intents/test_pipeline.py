@@ -17,6 +17,7 @@ from ise_trace.config import IntentConfig
 from ise_trace.errors import UserError
 from ise_trace.intents.pipeline import IntentPipeline, OutputPaths
 from ise_trace.intents.renderer import PROMPT_VERSION
+from ise_trace.config import TaskConfig
 from ise_trace.intents.taxonomy import Taxonomy
 from ise_trace.schemas import Intent
 
@@ -29,6 +30,9 @@ def taxonomy() -> Taxonomy:
 
 
 def _run(config: IntentConfig, model, out: Path, taxonomy: Taxonomy) -> dict:
+    # The render loop alone: tasks come from the generator, unvalidated (tests/tasks validates them
+    # in a real sandbox).
+    config.task = TaskConfig(author="generator", validate_in_sandbox=False)
     return asyncio.run(IntentPipeline(config, model, out, taxonomy=taxonomy, progress_stream=io.StringIO()).run())
 
 
