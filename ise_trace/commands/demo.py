@@ -57,11 +57,35 @@ def run(args: argparse.Namespace) -> int:
         return code
     code = main(["build", "--config", "demo", "--out", str(out), "--intents", str(intents), "--run-dir", str(run_dir)])
     if code == 0:
-        where = out.resolve()
-        print(
-            "\nNext steps:\n"
-            f"  ise-trace stats {args.out}\n"
-            f"  python -c 'from datasets import load_dataset; print(load_dataset(\"{where}\"))'\n"
-            f"  accelerate launch sft/train.py --config sft/recipes/tiny-cpu.yaml --dataset_name {where}"
-        )
+        print(next_steps(out, args.out))
     return code
+
+
+def next_steps(folder, shown: str) -> str:
+    """Commands that run as printed on this demo's dataset: the SFT filter is the strictest one
+    that keeps a trajectory (verified, else the simulator's successes, else all of them)."""
+    from ..dataset.corpus_stats import stats_of_folder
+
+    stats = stats_of_folder(folder, embedder=None)
+    if stats.verification_counts.get("passed"):
+        outcomes = "verified"
+    elif stats.outcome_counts.get("success"):
+        outcomes = "success"
+    else:
+        outcomes = "all"
+    where = folder.resolve()
+    why = {"verified": "the trajectories whose checks passed",
+           "success": "no trajectory passed its checks, so the simulator's successes",
+           "all": "no trajectory passed its checks or was a success, so all of them"}[outcomes]
+    return (
+        "\nNext steps:\n"
+        f"  ise-trace stats {shown}\n"
+        f"  python -c 'from datasets import load_dataset; print(load_dataset(\"{where}\"))'\n"
+        f"  # SFT of a tiny random Qwen3 on {why} (a real run: sft/README.md)\n"
+        "  python sft/tiny.py out/tiny\n"
+        "  accelerate launch --num_processes 1 --cpu sft/train.py --config sft/recipes/tiny-cpu.yaml "
+        f"--dataset_name {where} --outcomes {outcomes} --max_length 4096 --max_steps 2 --output_dir out/demo-sft\n"
+        "  # then serve a trained model and score it on Claw-Eval's rule-graded tasks (eval/README.md):\n"
+        "  ise-trace eval --claw-eval-dir ../claw-eval --model-base-url http://127.0.0.1:8001/v1 --model my-sft "
+        "--tasks judge-free"
+    )

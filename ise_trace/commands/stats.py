@@ -49,6 +49,7 @@ def format_table(stats) -> str:
         ("role drift (user turns regenerated)", f"{100 * stats.drift_rate:.3f}%"),
         ("complexity complex / medium / simple", " / ".join(f"{100 * mix[k]:.0f}%" for k in ("complex", "medium", "simple"))),
         ("outcomes", ", ".join(f"{k} {v}" for k, v in stats.outcome_counts.items())),
+        ("intents with a validated task", "n/a" if stats.intents_with_task is None else f"{stats.intents_with_task:,} of {stats.intents:,}"),
         ("success, simulated user's verdict", f"{100 * stats.simulator_success_rate:.1f}%"),
         ("success, verified by the checks", _verified(stats)),
         ("false successes (said success, checks failed)", _false(stats)),

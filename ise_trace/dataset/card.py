@@ -126,10 +126,17 @@ def glance_rows(stats: CorpusStats) -> list[dict[str, str]]:
         {"label": "Vendi score (intents)", "ours": vendi, "paper": PAPER["vendi"]},
         {"label": "Role drift (user turns regenerated)", "ours": f"{100 * stats.drift_rate:.2f}%", "paper": PAPER["drift"]},
         {"label": "Failed tool calls", "ours": f"{100 * stats.failed_call_rate:.1f}%", "paper": "n/a"},
+        {"label": "Intents with a validated executable task", "ours": _tasks(stats), "paper": "none"},
         {"label": "Success, as the simulated user said", "ours": _pct(stats.simulator_success_rate), "paper": "n/a"},
         {"label": "Success, verified by the checks", "ours": _verified(stats), "paper": "not verified"},
         {"label": "False successes (user said success, checks failed)", "ours": _pct(stats.false_success_rate), "paper": "n/a"},
     ]
+
+
+def _tasks(stats: CorpusStats) -> str:
+    if stats.intents_with_task is None:
+        return "n/a"
+    return f"{stats.intents_with_task} of {stats.intents}"
 
 
 def _pct(rate: float | None) -> str:

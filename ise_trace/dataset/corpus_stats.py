@@ -62,8 +62,13 @@ def stats_of_folder(path: Path, *, embedder: str | None) -> CorpusStats:
                 splits[split] = splits.get(split, 0) + batch.num_rows
     intent_dir = path / "data" / "intents"
     for f in sorted(intent_dir.glob("*.parquet")) if intent_dir.is_dir() else ():
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=4096, columns=["id", "text"]):
-            acc.intent_texts.update(zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()))
+        pf = pq.ParquetFile(f)
+        has_checks = "checks" in pf.schema_arrow.names
+        for batch in pf.iter_batches(batch_size=4096, columns=["id", "text"] + (["checks"] if has_checks else [])):
+            ids = batch.column("id").to_pylist()
+            acc.intent_texts.update(zip(ids, batch.column("text").to_pylist()))
+            if has_checks:
+                acc.intent_tasks.update((i, bool(c)) for i, c in zip(ids, batch.column("checks").to_pylist()))
     return acc.result(splits=splits, embedder=embedder)
 
 

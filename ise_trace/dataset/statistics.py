@@ -106,6 +106,7 @@ class CorpusStats(BaseModel):
         None, description="False successes / simulator successes that had checks; None when there were none."
     )
     missed_successes: int = Field(0, description="The checks passed, the simulated user did not say success.")
+    intents_with_task: int | None = Field(None, description="Intents carrying a validated executable task, when known.")
     tool_call_counts: dict[str, int] = Field(description="Calls per tool name.")
     tool_cooccurrence: dict[str, dict[str, int]] = Field(
         description="Trajectories in which both tools were called (symmetric; diagonal: trajectories using the tool)."
@@ -135,6 +136,7 @@ class StatsAccumulator:
     intent_ids: set[str] = field(default_factory=set)
     intent_texts: dict[str, str] = field(default_factory=dict)
     verification: Counter = field(default_factory=Counter)
+    intent_tasks: dict[str, bool] = field(default_factory=dict)
     false_successes: int = 0
     checked_successes: int = 0
     missed_successes: int = 0
@@ -163,6 +165,7 @@ class StatsAccumulator:
 
     def add_intent(self, intent: Intent) -> None:
         self.intent_texts[intent.id] = intent.text
+        self.intent_tasks[intent.id] = intent.has_task
 
     def result(
         self, *, failures: int | None = None, splits: dict[str, int] | None = None, embedder: str | None = None
@@ -195,6 +198,7 @@ class StatsAccumulator:
             false_successes=self.false_successes,
             false_success_rate=_rate(self.false_successes, self.checked_successes),
             missed_successes=self.missed_successes,
+            intents_with_task=sum(self.intent_tasks.values()) if self.intent_tasks else None,
             tool_call_counts=dict(self.tool_counts.most_common()),
             tool_cooccurrence=co,
             user_turn_histogram=dict(sorted(Counter(self.user_turns).items())),
