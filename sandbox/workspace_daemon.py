@@ -684,6 +684,10 @@ def op_grep(req):
 # ----------------------------------------------------------------------------- snapshot
 
 
+class OverBudget(Exception):
+    """Hashing the next file would pass the snapshot's byte budget."""
+
+
 def _hash_fd(fd, budget):
     h = hashlib.sha256()
     size = 0
@@ -693,12 +697,12 @@ def _hash_fd(fd, budget):
             return h.hexdigest(), size
         size += len(chunk)
         if size > budget:
-            return None, size
+            raise OverBudget()
         h.update(chunk)
 
 
 def _snapshot_entry(rel, name, dir_fd, budget):
-    """(entry, bytes hashed) for one regular file or symlink; None for anything else."""
+    """The entry for one regular file or symlink (None for anything else), and the bytes hashed."""
     st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     if stat.S_ISLNK(st.st_mode):
         target = os.fsencode(os.readlink(name, dir_fd=dir_fd))
@@ -710,21 +714,21 @@ def _snapshot_entry(rel, name, dir_fd, budget):
         digest, size = _hash_fd(fd, budget)
     finally:
         os.close(fd)
-    if digest is None:
-        return "over budget", size
     return {"path": rel, "size": size, "sha256": digest}, size
 
 
 def op_snapshot(req):
     """Path, size and sha256 of the regular files (and symlinks) under /workspace, sorted by path.
 
-    Symlinks are listed, not followed: size is the length of the link's target text and sha256 the
-    hash of that text. At most `max_files` entries and SNAPSHOT_HASH_BUDGET bytes hashed; when
-    either runs out, the rest are left out and `truncated` is true. With `paths`, only those
-    (files, or every file under a directory); a missing or invalid one is simply absent."""
-    max_files = max(int(req.get("max_files") or 500), 0)
+    Nothing is skipped (.git included) and no symlink is followed: a symlink is listed with the
+    length of its target text as size and the hash of that text as sha256. At most `max_files`
+    entries and SNAPSHOT_HASH_BUDGET bytes hashed; when either runs out, the rest are left out and
+    `truncated` is true. With `paths`, only those (a file, or every file under a directory); a
+    missing or invalid one is simply absent."""
+    max_files = req.get("max_files")
+    max_files = 500 if max_files is None else max(int(max_files), 0)
     soft = time.monotonic() + SNAPSHOT_DEADLINE_S * 0.8
-    found = {}  # rel -> (parts, name) of the dir fd's path and the entry name
+    found = {}  # rel -> (parts of the parent directory, entry name)
     roots = req.get("paths")
     if roots is not None and not (isinstance(roots, list) and all(isinstance(p, str) for p in roots)):
         raise ToolFailure("paths must be a list of strings")
@@ -740,11 +744,11 @@ def op_snapshot(req):
         try:
             with open_beneath("/".join(parent) or ".", os.O_RDONLY | os.O_DIRECTORY) as d:
                 entry, used = _snapshot_entry(rel, name, d.fd, budget)
-        except (OSError, ToolFailure):
-            continue  # gone meanwhile
-        if entry == "over budget":
+        except OverBudget:
             truncated = True
             break
+        except (OSError, ToolFailure):
+            continue  # gone meanwhile
         if entry is not None:
             entries.append(entry)
             budget -= used
@@ -1010,7 +1014,7 @@ def remove_ipc():
     for kind, remove in removers.items():
         try:
             with open(f"/proc/sysvipc/{kind}") as f:
-                rows = f.read().splitlines()[1:]
+                rows = f.read().splitlines()[1:]  # after the header: key, id, ...
         except OSError:
             continue
         for row in rows:
@@ -1075,11 +1079,25 @@ def seed(req):
     return {"output": "", "exit_code": 0}
 
 
+def _ipc_objects():
+    count = 0
+    for kind in ("shm", "sem", "msg"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                count += len(f.read().splitlines()) - 1
+        except OSError:
+            pass
+    return count
+
+
 def op_reset(req):
     kill_all_others()
     for d in (WORKSPACE,) + SCRATCH_DIRS:
         empty_dir(d)
-    return as_agent(seed, req, FILE_OP_DEADLINE_S * 4, "seeding the workspace")
+    # The agent child costs a fork; most resets have nothing for it to do.
+    if req.get("files") or _ipc_objects() or set(os.listdir(TEMPLATE)) - {".keep"}:
+        return as_agent(seed, req, FILE_OP_DEADLINE_S * 4, "seeding the workspace")
+    return {"output": "", "exit_code": 0}
 
 
 def op_ping(_req):

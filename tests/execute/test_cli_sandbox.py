@@ -38,6 +38,15 @@ def test_sandbox_run_without_a_command_is_a_clear_error():
     assert "no command given" in p.stderr
 
 
+@pytest.mark.parametrize("value", ["nan", "-1", "1e-9", "inf"])
+def test_cli_rejects_bad_timeouts_with_one_line(sandbox_image, value):
+    p = subprocess.run([*CLI, "sandbox", "run", "--timeout", value, "--", "true"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--timeout must be" in lines[0], p.stderr
+
+
 def test_gc_removes_workspaces_left_by_a_sigkilled_parent(sandbox_image):
     run_id = f"gc-{uuid.uuid4().hex[:6]}"
     script = textwrap.dedent(
