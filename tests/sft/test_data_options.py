@@ -137,3 +137,35 @@ def test_folders_with_the_same_name_or_rebuilt_in_place_load_their_own_rows(tmp_
     shard = next((a / "data" / "trajectories").glob("*.parquet"))
     os.utime(shard, (shard.stat().st_atime, shard.stat().st_mtime + 5))  # a later build, even within the same second
     assert count(a) == 3
+
+
+def test_verified_outcomes_keep_only_trajectories_whose_checks_passed(tmp_path, tokenizer, tiny):
+    """A verified trajectory, a false success (simulator said success, checks failed) and an
+    unverified one: --outcomes verified keeps only the first; an empty result is one clear error."""
+    from trl.chat_template_utils import qwen3_training_chat_template
+
+    from ise_trace.schemas import CheckResult, Verification
+    from ise_trace.sft_data import SFTDataError
+    from tests.sft.conftest import load_script
+
+    tiny_mod = load_script("tiny")
+    trajectories = tiny_mod.tiny_trajectories(n=3)
+    for t in trajectories:
+        t.outcome = t.outcome.model_copy(update={"status": "success"})
+    trajectories[0].verification = Verification(passed=True, checks=[CheckResult(name="c", passed=True, exit_code=0)])
+    trajectories[1].verification = Verification(passed=False, checks=[CheckResult(name="c", passed=False, exit_code=1)])
+    folder = tiny_mod.write_dataset(tmp_path / "ds", trajectories)
+    args = SFTScriptArguments(dataset_name=str(folder), outcomes="verified")
+    ds, report = prepare_split(load_split(args, "train"), tokenizer, args, split="train", max_length=None,
+                               assistant_only_loss=True, chat_template=qwen3_training_chat_template)
+    assert (report.loaded, report.kept_by_outcome) == (3, 1)
+    success = SFTScriptArguments(dataset_name=str(folder), outcomes="success")
+    _, report = prepare_split(load_split(success, "train"), tokenizer, success, split="train", max_length=None,
+                              assistant_only_loss=True, chat_template=qwen3_training_chat_template)
+    assert report.kept_by_outcome == 3
+
+    none_pass = tiny_mod.write_dataset(tmp_path / "none", trajectories[1:])
+    args = SFTScriptArguments(dataset_name=str(none_pass), outcomes="verified")
+    with pytest.raises(SFTDataError, match="none of the 2 trajectories is kept by --outcomes verified; pass --outcomes success"):
+        prepare_split(load_split(args, "train"), tokenizer, args, split="train", max_length=None,
+                      assistant_only_loss=True, chat_template=qwen3_training_chat_template)
