@@ -69,7 +69,9 @@ SNAPSHOT_DEADLINE_S = 20.0
 # Walks stop this deep (a tree can be thousands of levels deep) and report that they did.
 MAX_WALK_DEPTH = 128
 MAX_SYMLINKS = 40
-SNAPSHOT_HASH_BUDGET = 64 * 1024 * 1024
+# The default /workspace size: a snapshot of a full default workspace is complete (~0.5 s of
+# hashing), so callers that add up sizes see the whole workspace.
+SNAPSHOT_HASH_BUDGET = 256 * 1024 * 1024
 # Deeper than this, the reset moves a directory up to the top before removing it, so the
 # number of open directory fds stays bounded however deep the agent nested its folders.
 MAX_REMOVE_DEPTH = 64
@@ -736,23 +738,46 @@ def op_snapshot(req):
     for path in (roots if roots is not None else ["."]):
         truncated |= _collect(path, found, soft)
     entries, budget = [], SNAPSHOT_HASH_BUDGET
-    for rel in sorted(found):
-        if len(entries) >= max_files or time.monotonic() > soft:
-            truncated = True
-            break
-        parent, name = found[rel]
-        try:
-            with open_beneath("/".join(parent) or ".", os.O_RDONLY | os.O_DIRECTORY) as d:
-                entry, used = _snapshot_entry(rel, name, d.fd, budget)
-        except OverBudget:
-            truncated = True
-            break
-        except (OSError, ToolFailure):
-            continue  # gone meanwhile
-        if entry is not None:
-            entries.append(entry)
-            budget -= used
+    parents = ParentDirs()
+    try:
+        for rel in sorted(found):
+            if len(entries) >= max_files or time.monotonic() > soft:
+                truncated = True
+                break
+            parent, name = found[rel]
+            try:
+                entry, used = _snapshot_entry(rel, name, parents.fd(parent), budget)
+            except OverBudget:
+                truncated = True
+                break
+            except (OSError, ToolFailure):
+                continue  # gone meanwhile
+            if entry is not None:
+                entries.append(entry)
+                budget -= used
+    finally:
+        parents.close()
     return {"output": f"{len(entries)} files", "exit_code": 0, "entries": entries, "truncated": truncated}
+
+
+class ParentDirs:
+    """The fd of the last directory asked for: files in sorted order mostly share their parent."""
+
+    def __init__(self):
+        self.parts = None
+        self.res = None
+
+    def fd(self, parts):
+        if parts != self.parts:
+            self.close()
+            self.res = open_beneath("/".join(parts) or ".", os.O_RDONLY | os.O_DIRECTORY)
+            self.parts = parts
+        return self.res.fd
+
+    def close(self):
+        if self.res is not None:
+            self.res.close()
+        self.res = self.parts = None
 
 
 def _collect(path, found, soft):

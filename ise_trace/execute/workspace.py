@@ -218,7 +218,8 @@ class Workspace:
 
     async def snapshot(self, max_files: int = 500, paths: list[str] | None = None) -> tuple[list[dict[str, Any]], bool]:
         """The regular files under /workspace as [{path, size, sha256}] sorted by path, and whether
-        the list was cut short (more than `max_files`, or over the daemon's 64 MiB hashing budget).
+        the list was cut short (more than `max_files`, or over the daemon's 256 MiB hashing budget,
+        the default workspace size: callers that add up sizes must treat `truncated` as "more").
 
         Symlinks are listed, not followed: size and sha256 are those of the link's target text.
         With `paths` (relative to /workspace), only those files, or the files under those

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -459,11 +460,28 @@ def test_snapshot_lists_files_sorted_with_sizes_and_hashes(aio, sandbox_pool):
     assert chosen == ([entries[1], entries[4]], False)
 
 
-def test_snapshot_stops_at_its_hashing_budget(aio, sandbox_pool):
-    async def go(ws):
-        await ws.reset({"a.txt": "a"})
-        await ws.exec("head -c 70M /dev/zero > big.bin")
-        return await ws.snapshot()
+def test_snapshot_stops_at_its_hashing_budget(aio, sandbox_image):
+    from ise_trace.config import SandboxConfig
+    from ise_trace.execute import Workspace
+    from ise_trace.execute.workspace import owner_labels
 
-    (entries, truncated), _ = in_workspace(aio, sandbox_pool, go, files=None)
-    assert truncated and [e["path"] for e in entries] == ["a.txt"]
+    # More than the 256 MiB budget needs a workspace larger than the default one.
+    config = SandboxConfig(workspace_size="400m")
+
+    async def go():
+        ws = Workspace(f"ise-trace-pytest-budget-{uuid.uuid4().hex[:6]}", sandbox_image, config,
+                       owner_labels(config, "pytest-budget"))
+        await ws.start()
+        try:
+            await ws.reset({"a.txt": "a"})
+            made = await ws.exec("head -c 140M /dev/zero > big1.bin && head -c 140M /dev/zero > big2.bin")
+            t = time.perf_counter()
+            return made, await ws.snapshot(), time.perf_counter() - t
+        finally:
+            await ws.close()
+
+    made, (entries, truncated), elapsed = aio.run(go())
+    assert made.exit_code == 0, made.output
+    assert truncated and [e["path"] for e in entries] == ["a.txt", "big1.bin"]
+    assert entries[1]["size"] == 140 << 20
+    assert elapsed < 10
