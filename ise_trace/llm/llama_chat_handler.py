@@ -32,6 +32,11 @@ MAX_CALLS_PER_TURN = 3
 _ROOT_RULE = re.compile(r"^root ::= ", re.MULTILINE)
 # Any first character but '<' (that would start a tool call), then anything.
 _TEXT_RULES = r'ise-text ::= [^<\x00] [^\x00]*'
+# llama-cpp-python's JSON string character admits raw control characters (a raw newline),
+# which strict JSON parsers (pydantic, json.loads) reject: the model wrote them in about one
+# long reply in three. Ours admits them only escaped, as JSON requires.
+_LOOSE_CHAR = 'char ::= [^"\\\\] |'
+_STRICT_CHAR = 'char ::= [^"\\\\\\x00-\\x1F\\x7F] |'
 
 
 def render_prompt(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
@@ -95,7 +100,7 @@ def tool_call_grammar(tools: list[dict[str, Any]], allow_text: bool, max_calls: 
             }
         )
     schema = alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
-    call_rules = _ROOT_RULE.sub("ise-call-json ::= ", json_schema_to_gbnf(json.dumps(schema)))
+    call_rules = _ROOT_RULE.sub("ise-call-json ::= ", strict_json_gbnf(json_schema_to_gbnf(json.dumps(schema))))
     more_calls = ""
     for _ in range(max_calls - 1):
         more_calls = f'("\\n" ise-call {more_calls})?'
@@ -108,6 +113,11 @@ def tool_call_grammar(tools: list[dict[str, Any]], allow_text: bool, max_calls: 
     if allow_text:
         rules.append(_TEXT_RULES)
     return "\n".join(rules)
+
+
+def strict_json_gbnf(grammar: str) -> str:
+    """The grammar with JSON strings that hold no raw control characters."""
+    return grammar.replace(_LOOSE_CHAR, _STRICT_CHAR)
 
 
 def _grammar_safe_parameters(fn: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +151,7 @@ def response_format_grammar(response_format: dict[str, Any] | None, max_tokens: 
         return None
     if not schema:
         return JSON_GBNF
-    return json_schema_to_gbnf(json.dumps(budget_schema(schema, max_tokens)))
+    return strict_json_gbnf(json_schema_to_gbnf(json.dumps(budget_schema(schema, max_tokens))))
 
 
 class HermesToolsHandler:

@@ -18,7 +18,7 @@ from ..errors import LLMError
 from .base import ChatReply, ClientStats, SamplingParams, T, ToolChoice
 from .embedded import resolve_gguf
 from .request_log import open_log
-from .structured import json_schema_of, structured_with_retries
+from .structured import reply_schema, structured_with_retries
 from .wire import MalformedReply, reply_from_completion, reply_to_log, to_wire_messages
 
 
@@ -54,10 +54,16 @@ class LlamaCppChatModel:
         sampling: SamplingParams | None = None,
         max_attempts: int = 3,
     ) -> T:
-        response_format = {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": json_schema_of(schema)}}
+        max_tokens = (sampling or SamplingParams()).max_tokens
+        cut_off = False  # the last reply hit max_tokens: the retry gets a tighter budget
 
         async def ask(conversation: list[dict[str, Any]]) -> str | None:
-            return (await self._chat(conversation, None, sampling, None, response_format)).content
+            nonlocal cut_off
+            json_schema = reply_schema(schema, max_tokens, after_cut_off=cut_off)
+            response_format = {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": json_schema}}
+            reply = await self._chat(conversation, None, sampling, None, response_format)
+            cut_off = reply.finish_reason == "length"
+            return reply.content
 
         return await structured_with_retries(ask, messages, schema, max_attempts, self.stats)
 

@@ -18,7 +18,7 @@ from ..errors import LLMError
 from .base import ChatReply, ClientStats, RequestRejected, SamplingParams, T, ToolChoice
 from .request_log import open_log
 from .retry import Backoff
-from .structured import json_schema_of, structured_with_retries
+from .structured import reply_schema, structured_with_retries
 from .wire import MalformedReply, reply_from_completion, reply_to_log, to_wire_messages
 
 # How structured output is requested, best first; a server that rejects one gets the next.
@@ -76,11 +76,18 @@ class OpenAIChatModel:
         sampling: SamplingParams | None = None,
         max_attempts: int = 3,
     ) -> T:
+        max_tokens = (sampling or SamplingParams()).max_tokens
+        cut_off = False  # the last reply hit max_tokens: the retry asks for bounded strings
+
         async def ask(conversation: list[dict[str, Any]]) -> str | None:
+            nonlocal cut_off
             while True:
                 mode = STRUCTURED_MODES[self._structured_mode]
+                json_schema = reply_schema(schema, max_tokens, after_cut_off=cut_off)
                 try:
-                    reply = await self._chat(conversation, None, sampling, None, _response_format(mode, schema))
+                    reply = await self._chat(conversation, None, sampling, None,
+                                             _response_format(mode, schema.__name__, json_schema))
+                    cut_off = reply.finish_reason == "length"
                     return reply.content
                 except RequestRejected as e:
                     if not _rejects_response_format(e) or self._structured_mode + 1 >= len(STRUCTURED_MODES):
@@ -313,10 +320,9 @@ def _retry_after(e: Any) -> float | None:
         return None
 
 
-def _response_format(mode: str, schema: type[Any]) -> dict[str, Any] | None:
-    json_schema = json_schema_of(schema)
+def _response_format(mode: str, name: str, json_schema: dict[str, Any]) -> dict[str, Any] | None:
     if mode == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": json_schema, "strict": False}}
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": json_schema, "strict": False}}
     if mode == "json_object_schema":
         return {"type": "json_object", "schema": json_schema}
     return None

@@ -44,9 +44,11 @@ def with_schema_instruction(messages: list[dict[str, Any]], schema: type[BaseMod
 
 
 # Budgeting a structured reply so that it closes within max_tokens (see budget_schema).
-# Measured on SmolLM2-135M under the JSON grammar: string values ran 3.5-4.5 characters per
-# token; 2.5 leaves room for the tokens a constrained model spends on odd splits.
+# Measured on SmolLM2-135M made to write one long JSON string (200 tokens, five prompts): four
+# ran 4.0-5.5 characters per token, one ran 1.0 (a token per character). 2.5 keeps typical
+# replies roomy; after a reply was cut off anyway, the retry budgets the worst case, one.
 CHARS_PER_TOKEN = 2.5
+WORST_CHARS_PER_TOKEN = 1.0
 # JSON punctuation and keys tokenize badly (a quote, a colon and a space are often a token each).
 STRUCTURE_CHARS_PER_TOKEN = 1.5
 # Share of max_tokens the budget hands out; the rest absorbs whitespace the grammar allows.
@@ -56,7 +58,9 @@ DEFAULT_MAX_ITEMS = 5
 _MAX_DEPTH = 8  # recursive models: deeper levels count as one more slot
 
 
-def budget_schema(schema: dict[str, Any], max_tokens: int | None) -> dict[str, Any]:
+def budget_schema(
+    schema: dict[str, Any], max_tokens: int | None, chars_per_token: float = CHARS_PER_TOKEN
+) -> dict[str, Any]:
     """A copy of `schema` whose strings (maxLength) and arrays (maxItems) are bounded so that a
     reply following it fits in `max_tokens`.
 
@@ -70,7 +74,7 @@ def budget_schema(schema: dict[str, Any], max_tokens: int | None) -> dict[str, A
         return schema
     defs = {**schema.get("$defs", {}), **schema.get("definitions", {})}
     free, fixed_chars = _count_slots(schema, defs, 1, 0)
-    budget_chars = (max_tokens * BUDGET_SHARE - fixed_chars / STRUCTURE_CHARS_PER_TOKEN) * CHARS_PER_TOKEN
+    budget_chars = (max_tokens * BUDGET_SHARE - fixed_chars / STRUCTURE_CHARS_PER_TOKEN) * chars_per_token
     cap = max(1, int(budget_chars / free)) if free else None
     _apply_bounds(schema, cap)
     return schema
@@ -135,6 +139,13 @@ def _apply_bounds(node: Any, cap: int | None) -> None:
     for key, value in node.items():
         if key not in ("const", "enum", "default", "examples"):
             _apply_bounds(value, cap)
+
+
+def reply_schema(schema: type[BaseModel], max_tokens: int | None, after_cut_off: bool) -> dict[str, Any]:
+    """The JSON schema to request: as declared, or, after a reply that max_tokens cut off,
+    bounded for the worst case (a token per character) so that the retry closes in time."""
+    declared = json_schema_of(schema)
+    return budget_schema(declared, max_tokens, WORST_CHARS_PER_TOKEN) if after_cut_off else declared
 
 
 def close_json(text: str) -> str:
@@ -228,7 +239,11 @@ def json_text(text: str) -> str:
 
 
 def validate(text: str | None, schema: type[T]) -> tuple[T | None, str]:
-    """(instance, "") when the text is valid for the schema, else (None, why not)."""
+    """(instance, "") when the text is valid for the schema, else (None, why not).
+
+    A reply cut off inside its JSON (by max_tokens) is closed first (close_json): what it
+    already holds may be all the schema needs.
+    """
     if not text or not text.strip():
         return None, "the reply was empty"
     candidate = json_text(text)
@@ -236,15 +251,16 @@ def validate(text: str | None, schema: type[T]) -> tuple[T | None, str]:
         return schema.model_validate_json(candidate), ""
     except ValidationError as e:
         repaired = close_json(candidate)
-        if repaired != candidate:  # cut off by max_tokens: a closed reply may still be complete
-            try:
-                return schema.model_validate_json(repaired), ""
-            except ValidationError:
-                pass
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()[:5]
-        )
-        return None, problems
+        if repaired == candidate:
+            return None, _problems(e)
+    try:
+        return schema.model_validate_json(repaired), ""
+    except ValidationError as e:
+        return None, f"it was cut off before its JSON closed, so keep the values shorter; closed, it has {_problems(e)}"
+
+
+def _problems(e: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()[:5])
 
 
 async def structured_with_retries(

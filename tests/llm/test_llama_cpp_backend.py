@@ -67,3 +67,24 @@ def test_embedded_concurrent_calls_take_turns_safely(embedded):
 
     replies = asyncio.run(four())
     assert len(replies) == 4 and all(r.content for r in replies)
+
+
+class Note(BaseModel):
+    """Unbounded strings first, a required field after them: a reply cut off inside `body`
+    would miss `done` even once closed."""
+
+    title: str
+    body: str
+    done: bool
+
+
+@pytest.mark.parametrize("max_tokens", [24, 48, 96])
+def test_embedded_structured_reply_with_a_small_max_tokens_closes_its_json(embedded, max_tokens):
+    """Three seeds each, one attempt each: the string bounds derived from max_tokens make the
+    model close the object in time (without them it writes the body until the cap)."""
+    ask = [{"role": "user", "content": "Write a very long and detailed note about the history of Unix, "
+                                       "with many paragraphs."}]
+    for seed in range(3):
+        note = asyncio.run(embedded.structured(
+            ask, Note, sampling=SamplingParams(max_tokens=max_tokens, temperature=0.8, seed=seed), max_attempts=1))
+        assert isinstance(note.done, bool) and note.body is not None

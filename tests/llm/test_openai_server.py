@@ -122,6 +122,26 @@ def test_structured_output_matches_the_schema(llm_server):
     assert model.stats.structured_failures == 0
 
 
+class LongTurn(BaseModel):
+    """The simulator's reply shape: free-length strings before a required flag."""
+
+    query: str
+    reason: str
+    completed: bool
+
+
+def test_structured_reply_with_a_small_max_tokens_parses_through_the_server(llm_server):
+    """The server budgets string lengths from max_tokens, so the JSON closes before the cap:
+    every one of three seeds parses at the first attempt."""
+    messages = [{"role": "user", "content": "Write a very long, detailed message about everything that went wrong."}]
+    model = client(llm_server)
+    for seed in range(3):
+        turn = asyncio.run(model.structured(messages, LongTurn, max_attempts=1,
+                                            sampling=SamplingParams(temperature=0.8, max_tokens=32, seed=seed)))
+        assert isinstance(turn.completed, bool)
+    assert model.stats.structured_failures == 0
+
+
 def test_eight_concurrent_requests_are_all_answered(llm_server):
     model = client(llm_server)
     sampling = SamplingParams(temperature=0.7, max_tokens=8)
