@@ -31,7 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--host", default=defaults.serve_host)
     parser.add_argument("--port", type=int, default=defaults.serve_port)
-    parser.add_argument("--n-ctx", type=int, default=defaults.n_ctx, help="context length (llama-cpp)")
+    parser.add_argument("--n-ctx", type=int, default=defaults.n_ctx,
+                        help=f"context length (llama-cpp; default {defaults.n_ctx}, what SmolLM2 supports)")
+    parser.add_argument("--default-max-tokens", type=int, default=defaults.default_max_tokens,
+                        help=f"token cap of a reply whose request sets none (llama-cpp; default {defaults.default_max_tokens})")
     parser.add_argument("--threads", type=int, default=defaults.n_threads, help="CPU threads (llama-cpp)")
     parser.set_defaults(func=run)
 
@@ -40,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
     from ..config import LLMConfig
     from ..llm.server import ModelServer
 
-    config = LLMConfig(n_ctx=args.n_ctx, n_threads=args.threads)
+    from ..config import build_section
+
+    config = build_section(LLMConfig, {"n_ctx": args.n_ctx, "n_threads": args.threads,
+                                       "default_max_tokens": args.default_max_tokens}, "serve options")
     server = ModelServer(args.backend, args.model, args.host, args.port, config=config, quiet=False)
 
     def stop_on_signal(signum: int, frame: object) -> None:

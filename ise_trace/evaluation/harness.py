@@ -204,10 +204,19 @@ def _harness_errors(batch_dir: Path | None, task: ClawTask) -> list[str]:
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict) or entry.get("task_id") != task.task_id:
             continue
-        messages += [str(t["error"]) for t in entry.get("trials") or [] if isinstance(t, dict) and t.get("error")]
+        messages += [one_line(t["error"]) for t in entry.get("trials") or [] if isinstance(t, dict) and t.get("error")]
         if entry.get("error") and not messages:
-            messages.append(str(entry["error"]))
+            messages.append(one_line(entry["error"]))
     return messages
+
+
+def one_line(error: object) -> str:
+    """An error the harness recorded (often with a traceback in it) as one line: its first line,
+    which says what failed, and its last, which says why."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else ""
+    return f"{lines[0]} ... {lines[-1]}"
 
 
 def _last_words(log: Path, lines: int = 3) -> str:

@@ -123,3 +123,14 @@ def test_missing_required_flags_and_bad_compare_file(tmp_path, capsys):
     bad.write_text('{"label": "x"}')
     expect_error(capsys, ["eval", "--compare", str(bad)], "not an `ise-trace eval` results file", "'metric'")
     expect_error(capsys, ["eval", "--compare", str(tmp_path / "none.json")], "no such results file")
+
+
+def test_harness_error_with_a_traceback_is_shown_as_one_line():
+    from ise_trace.evaluation.harness import one_line
+
+    recorded = ("Service 'gmail' exited immediately (rc=1): Traceback (most recent call last):\n"
+                '  File "mock_services/gmail/server.py", line 44, in _load_fixtures\n'
+                "FileNotFoundError: [Errno 2] No such file or directory: 'inbox.json'\n")
+    assert one_line(recorded) == ("Service 'gmail' exited immediately (rc=1): Traceback (most recent call last): ... "
+                                  "FileNotFoundError: [Errno 2] No such file or directory: 'inbox.json'")
+    assert one_line("HTTP Error 500") == "HTTP Error 500"

@@ -58,6 +58,22 @@ def test_cli_busy_port_exits_2_with_the_port_named():
     assert f"port {port} on 127.0.0.1 is busy" in out.stderr
 
 
+def test_embedded_server_defaults_to_the_full_context_and_a_reply_cap():
+    """SmolLM2 supports 8,192 tokens (Claw-Eval's T039 alone needs 5,267); a request without
+    max_tokens gets 1,024 rather than the rest of the context."""
+    command = ModelServer("llama-cpp", host="127.0.0.1", port=free_port()).command()
+    assert command[command.index("--n-ctx") + 1] == "8192"
+    assert command[command.index("--default-max-tokens") + 1] == "1024"
+
+
+def test_cli_bad_context_length_is_one_line():
+    out = subprocess.run(_cli("--backend", "llama-cpp", "--n-ctx", "10"), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "ise-trace serve: error: serve options: field 'n_ctx': Input should be greater than or equal to 256"
+    ]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_cli_serves_until_interrupted_then_frees_the_port(stop_signal, tmp_path):
