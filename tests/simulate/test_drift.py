@@ -94,3 +94,14 @@ def test_a_turn_repeating_the_reply_schema_is_a_placeholder():
     echo = echoed_instruction('One simulator verdict. Booleans are strict: the string "false" is rejected.', SCHEMA_TEXTS)
     assert echo is not None and echo.kind is DriftKind.placeholder
     assert echoed_instruction("Please list the CSV files in data/ and count their rows.", SCHEMA_TEXTS) is None
+
+
+def test_tutorial_style_answers_are_drift_with_their_own_description():
+    [finding] = check_drift("There are a few ways to approach this: awk, or Python's csv module.", OK, learned=False)
+    assert finding.kind is DriftKind.explains
+    assert "explains how to do the task" in finding.describe()
+
+
+def test_paraphrased_promises_and_reports_are_caught_by_patterns():
+    for text in ("Of course! Here's a script that does that.", "I'll take care of it right away.", "Consider it done."):
+        assert {f.kind for f in check_drift(text, OK, learned=False)} == {DriftKind.assistant_voice}, text

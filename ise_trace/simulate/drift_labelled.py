@@ -1,0 +1,116 @@
+"""Labelled simulator turns for measuring the role-drift check, and the measuring itself.
+
+Two packaged sets (data/*.json, the same fields): `dev`, on which patterns, the threshold and the
+classifier are tuned and trained, and `heldout`, written and frozen before the improved check and
+never tuned on, so the figures measured on it stand for turns the check was not written from.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Callable
+
+from .digest import ExecutedCall, TurnDigest
+
+SETS = {"dev": "drift_dev.json", "heldout": "drift_heldout.json", "heldout_v2": "drift_heldout_v2.json"}
+
+
+def _digests() -> dict[str | None, TurnDigest | None]:
+    """The agent turns a labelled message may answer, by the names the data files use."""
+    ran = ExecutedCall("exec", "python3 clean.py", 0, False)
+    broke = ExecutedCall("exec", "python3 clean.py", 1, True, "NameError: name 'df' is not defined")
+    wrote = ExecutedCall("write", "clean.py", 0, False)
+    return {
+        None: None,  # the opening message: nothing has run yet
+        "ok": TurnDigest([ran]),
+        "failed": TurnDigest([wrote, broke]),
+        "recovered": TurnDigest([broke, wrote, ran]),
+        "nothing": TurnDigest([]),
+    }
+
+
+@dataclass(frozen=True)
+class Labelled:
+    text: str
+    digest: TurnDigest | None
+    drift: bool
+    category: str
+
+
+def load(name: str) -> list[Labelled]:
+    raw = resources.files("ise_trace.simulate").joinpath("data", SETS[name]).read_text(encoding="utf-8")
+    digests = _digests()
+    return [Labelled(r["text"], digests[r["digest"]], bool(r["drift"]), r["category"]) for r in json.loads(raw)["examples"]]
+
+
+def dataset_bytes(name: str) -> bytes:
+    """The file as shipped, for fingerprinting what a classifier was trained on."""
+    return resources.files("ise_trace.simulate").joinpath("data", SETS[name]).read_bytes()
+
+
+Check = Callable[[str, "TurnDigest | None"], list]
+
+
+@dataclass
+class Scores:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+    seconds: float = 0.0
+    false_positives: list[Labelled] = field(default_factory=list)
+    false_negatives: list[Labelled] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def ms_per_turn(self) -> float:
+        n = self.tp + self.fp + self.fn + self.tn
+        return 1000 * self.seconds / n if n else 0.0
+
+
+def as_simulator_gates(check: Check) -> Check:
+    """`check` plus the schema-echo test the simulator runs beside it (user_simulator.py): a turn
+    is rejected when either fires, so that is what the figures should measure."""
+    from .drift import echoed_instruction
+    from .user_simulator import SCHEMA_TEXTS
+
+    def gate(text: str, digest: TurnDigest | None) -> list:
+        echo = echoed_instruction(text, SCHEMA_TEXTS)
+        return check(text, digest) + ([echo] if echo else [])
+
+    return gate
+
+
+def score(check: Check, examples: list[Labelled]) -> Scores:
+    """Binary scores of `check` (a turn drifts when it returns any finding), timed per turn."""
+    s = Scores()
+    for ex in examples:
+        start = time.perf_counter()
+        flagged = bool(check(ex.text, ex.digest))
+        s.seconds += time.perf_counter() - start
+        if flagged and ex.drift:
+            s.tp += 1
+        elif flagged:
+            s.fp += 1
+            s.false_positives.append(ex)
+        elif ex.drift:
+            s.fn += 1
+            s.false_negatives.append(ex)
+        else:
+            s.tn += 1
+    return s

@@ -1,0 +1,72 @@
+"""The role-drift check measured on turns it was not written from (data/drift_heldout.json).
+
+A regression guard: precision and recall of the check the simulator runs must stay at 0.9 or
+above on the held-out set. Needs the embedding classifier (all-MiniLM-L6-v2, installed with
+ise-trace); where it cannot load, the figure tested would be the patterns' alone, so it skips.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ise_trace.simulate import drift_classifier, drift_labelled
+from ise_trace.simulate.drift import DriftKind, check_drift
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    found = drift_classifier.default()
+    if found is None:
+        pytest.skip("the drift classifier cannot load here (embedder or torch missing)")
+    return found
+
+
+def test_current_check_reaches_090_precision_and_recall_on_the_heldout_set(classifier):
+    s = drift_labelled.score(drift_labelled.as_simulator_gates(check_drift), drift_labelled.load("heldout"))
+    assert s.precision >= 0.9 and s.recall >= 0.9, f"precision {s.precision:.3f}, recall {s.recall:.3f}"
+
+
+def test_the_sets_are_disjoint_and_both_classes_are_there():
+    texts = {name: {e.text for e in drift_labelled.load(name)} for name in drift_labelled.SETS}
+    assert not texts["dev"] & texts["heldout"] and not texts["dev"] & texts["heldout_v2"]
+    assert not texts["heldout"] & texts["heldout_v2"]
+    heldout = drift_labelled.load("heldout")
+    assert len(heldout) >= 300 and 0.4 <= sum(e.drift for e in heldout) / len(heldout) <= 0.6
+
+
+def test_shipped_weights_were_trained_on_the_shipped_development_set():
+    # Edit drift_dev.json without retraining and the check runs on stale weights: retrain with
+    # python -m ise_trace.simulate.drift_classifier
+    assert drift_classifier.load_weights().trained_on == drift_classifier.dev_fingerprint()
+
+
+def test_classifier_evidence_is_the_most_assistant_like_sentence(classifier):
+    import dataclasses
+
+    always = drift_classifier.Classifier(dataclasses.replace(classifier.weights, threshold=-1.0), classifier.encode)
+    text = "Use tabs, not commas. I've split the file by year and saved 27 output files."
+    assert always.verdict(text) == "I've split the file by year and saved 27 output files."
+
+
+def test_without_the_classifier_the_patterns_still_run(monkeypatch):
+    monkeypatch.setenv(drift_classifier.DISABLE_ENV, "0")
+    drift_classifier.default.cache_clear()
+    try:
+        assert drift_classifier.default() is None
+        assert check_drift("Consider it done.", None)[0].kind is DriftKind.assistant_voice
+        assert check_drift("Use tabs, not commas.", None) == []
+    finally:
+        drift_classifier.default.cache_clear()
+
+
+def test_a_missing_embedder_degrades_to_patterns_with_a_warning(monkeypatch, caplog):
+    def broken(name):
+        raise ImportError("no torch here")
+
+    monkeypatch.setattr(drift_classifier, "_encoder", broken)
+    drift_classifier.default.cache_clear()
+    try:
+        assert drift_classifier.default() is None
+        assert "patterns only" in caplog.text
+    finally:
+        drift_classifier.default.cache_clear()
