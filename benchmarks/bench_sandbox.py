@@ -45,6 +45,17 @@ async def overhead(ws: Workspace, n: int) -> tuple[list[float], list[float]]:
     return ours, base
 
 
+async def file_tool(ws: Workspace, n: int) -> list[float]:
+    """Round trip of the read tool (it runs in a child forked and dropped to the agent's uid)."""
+    await ws.reset({"f.txt": "hello\n" * 100})
+    xs = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await ws.run_op("read", 30, path="f.txt")
+        xs.append((time.perf_counter() - t) * 1000)
+    return xs
+
+
 async def reset_vs_recreate(ws: Workspace, n_reset: int, n_recreate: int) -> tuple[list[float], list[float]]:
     resets = []
     for _ in range(n_reset):
@@ -87,6 +98,7 @@ async def main(quick: bool) -> None:
     await ws.start()
     try:
         ours, base = await overhead(ws, n)
+        reads = await file_tool(ws, n)
         resets, recreates = await reset_vs_recreate(ws, 10 if quick else 30, 3 if quick else 8)
     finally:
         await ws.close()
@@ -94,6 +106,7 @@ async def main(quick: bool) -> None:
     print(row("ise-trace resident daemon", ours))
     print(row("baseline: docker exec", base))
     print(f"{'speed-up at p50':<38} {pct(base, 50) / pct(ours, 50):8.1f}x   (target >= 10x)")
+    print(row("file tool round trip (read)", reads))
     print("\n== returning a workspace to a clean state")
     print(row("ise-trace reset", resets))
     print(row("baseline: recreate the container", recreates))
