@@ -38,7 +38,18 @@ _HTML_TAGS = frozenset(
 # (its field labels, or the rejection feedback of a previous draft, which names the tasks).
 _META = re.compile(
     r"^\s*(?:sure|certainly|here is|here's|as an ai|i am an ai|i'm an ai)\b|\bas an ai (?:language )?model\b"
-    r"|\bprevious draft\b|\bwas rejected\b|\bdoes not mention\b|^\s*(?:person|voice|situation|tasks):",
+    r"|\bprevious draft\b|\bwas rejected\b|\bdoes not mention\b|^\s*(?:person|voice|situation|tasks):"
+    # The renderer answering in the assistant's voice: refusing, or describing "the user" in the
+    # third person. "I can't" alone is no sign (users write "I can't get my script to parse dates"),
+    # so only a refusal of the task or request itself counts.
+    r"|\bas an? (?:ai|assistant|language model|llm)\b"
+    r"|\b(?:task|request)s? (?:that |which )?i (?:can't|cannot|can not|am unable to|won't be able to)\b"
+    r"|\bi (?:can't|cannot|can not|am unable to|won't) (?:help (?:you|with)|assist|comply|fulfil|fulfill)\b"
+    r"|\bi (?:can't|cannot|can not|am unable to|won't) (?:complete|do|write|generate|create|provide) "
+    r"(?:this|that|the|your|such an?) (?:task|request|intent|message)\b"
+    r"|\bi(?:'m| am) (?:sorry|afraid),? (?:but )?i (?:can't|cannot|can not|am unable)\b"
+    r"|\bthe user(?:'s)? (?:wants|would like|asks|is asking|requests|wishes|has asked|is requesting)\b"
+    r"|\bhere (?:is|are) (?:a|the|your) (?:request|intent|user request|rewrite|rewritten|version)\b",
     re.I | re.M,
 )
 

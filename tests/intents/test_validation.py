@@ -103,3 +103,47 @@ def test_long_stems_match_word_starts_so_inflections_count():
 def test_partial_coverage_can_be_allowed_by_config():
     text = "Merge north.csv and south.csv into all.csv, keeping one header row, and tell me the row count."
     assert validate(text, MERGE_AND_ARCHIVE, CONFIG.model_copy(update={"min_task_coverage": 0.5})).ok
+
+
+CHORE = _intent(("automate a chore", ("automat", "script", "cron")), ("parse dates", ("date", "pars")))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The reply that got through before: a refusal, then "the user" in the third person.
+        "This is a task I can't complete. The user wants to help me to automate a chore: a script that parses the "
+        "dates in invoices.csv every night from cron.",
+        "I'm sorry, but I can't help with that. I could write a script that parses the dates in invoices.csv and "
+        "schedule it with cron to automate the chore.",
+        "As an assistant, I would phrase it like this: automate the chore with a script that parses the dates in "
+        "invoices.csv, run nightly by cron.",
+        "The user would like a script that parses the dates in invoices.csv and a cron entry to automate the chore "
+        "every night.",
+        "Okay, here is a request in the persona's voice: write a script that parses the dates in invoices.csv and "
+        "automate it with cron each night.",
+        "I cannot complete this task as described, but a script that parses the dates in invoices.csv, run from "
+        "cron, would automate the chore.",
+    ],
+)
+def test_meta_replies_in_the_assistants_voice_are_rejected(text):
+    verdict = validate(text, CHORE, CONFIG)
+    assert (verdict.ok, verdict.reason) == (False, "meta"), verdict
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't get my script to parse dates, can you fix parse.py so it reads 03/04/2024 as 3 April and then "
+        "automate it with a nightly cron job?",
+        "I cannot keep doing this chore by hand every Friday: write a script that parses the dates in invoices.csv "
+        "and add a cron line so it runs automatically.",
+        "Our app logs which user asked for each export. Write a script that parses the dates in exports.log and "
+        "automate the weekly cleanup with cron.",
+        "I can't help feeling this should be automated: a cron job and a small script that parses the dates in "
+        "the backups folder names and deletes the old ones.",
+    ],
+)
+def test_first_person_requests_that_say_i_cant_still_pass(text):
+    verdict = validate(text, CHORE, CONFIG)
+    assert verdict.ok, verdict
