@@ -116,9 +116,9 @@ async def validate(ws, workspace: WorkspaceSpec | None, checks: list[Check] | No
     except SetupFailed as e:
         return TaskVerdict(False, "setup_failed", str(e))
     timings["setup"] = _ms(t0)
-    entries, _ = await ws.snapshot(max_files=100_000)
+    entries, truncated = await ws.snapshot(max_files=100_000)
     total = sum(e["size"] for e in entries)
-    if total > config.max_workspace_bytes:
+    if truncated or total > config.max_workspace_bytes:  # truncated: the daemon's hashing budget ran out
         return TaskVerdict(False, "too_large", f"/workspace holds {total} bytes after setup, at most {config.max_workspace_bytes}")
     t0 = time.perf_counter()
     before = await run_checks(ws, checks or [], config)
