@@ -50,10 +50,10 @@ def test_demo_writes_a_loadable_dataset_and_resumes(tmp_path, sandbox_image):
     assert len(chain) == 2, steps
     repo = Path(__file__).resolve().parents[1]
     bin_dir = Path(sys.executable).parent
-    for line in chain:
+    for line in chain:  # run where the demo ran (out/ is relative to it), with the checkout's sft/
         argv = line.split()
         argv[0] = sys.executable if argv[0] == "python" else str(bin_dir / argv[0])
-        argv = [a.replace("out/", str(tmp_path / "out") + "/") for a in argv]
-        r = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+        argv = [str(repo / a) if a.startswith("sft/") else a for a in argv]
+        r = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
         assert r.returncode == 0, (line, r.stderr[-3000:])
     assert (tmp_path / "out" / "demo-sft").is_dir()
