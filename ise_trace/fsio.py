@@ -1,7 +1,9 @@
-"""Crash-safe file writes: write to a temporary path beside the target, then rename.
+"""Crash-safe file writes: write to a temporary path beside the target, fsync, then rename.
 
 A reader never sees a half-written file, and an interrupted run leaves the previous version
-intact. Every stage that writes an output file goes through these helpers.
+intact; the folder is synced after the rename so the new name survives a power loss too. Every
+stage that writes an output file goes through these helpers (JSON Lines ledgers, which grow by
+appends, go through `ise_trace.records`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,20 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Make a folder's entries (a created or renamed file) durable; a no-op where it cannot be."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on a folder: the rename itself still happened
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
@@ -29,6 +45,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    fsync_dir(path.parent)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -7,8 +7,9 @@ Files beside `--out intents.jsonl`:
                             whose attempts were all used up
   intents.stats.json        counts, diversity, coverage, sampling-space size
 
-While rendering, intents and rejects are appended one whole line at a time, so an interrupted
-run loses at most the tuples in flight. A rerun regenerates the same tuple sequence and skips
+While rendering, intents and rejects are appended whole and fsynced (`ise_trace.records`, whose
+docstring states the repair policy for a torn last line), so an interrupted run loses at most the
+tuples in flight. A rerun regenerates the same tuple sequence and skips
 every id already in one of the three JSONL files; dedup and stats are then recomputed over all
 of them.
 """
@@ -24,16 +25,15 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-from pydantic import ValidationError
 
 from ..config import IntentConfig
 from ..errors import UserError
 from ..fsio import write_json_atomic
 from ..llm.base import ChatModel
 from ..progress import Progress
+from ..records import Appender, read, rewrite, validate
 from ..schemas import Intent
 from .dedup import deduplicate
-from .ledger import JsonlAppender, read_jsonl, rewrite_jsonl
 from .renderer import IntentRenderer, RenderResult
 from .sampler import IntentSampler, SampledIntent
 from .stats import build_stats
@@ -62,18 +62,18 @@ class OutputPaths:
         )
 
 
-def _read_intents(path: Path, wrapped: bool = False) -> list[tuple[Intent, dict]]:
-    """Intent records of a file (or of its `intent` field), each with its raw line object."""
+_FIX = "fix or delete that line, or choose another --out"
+
+
+def _read_intents(path: Path, wrapped: bool = False) -> list[Intent]:
+    """Intent records of a file (or of each line's `intent` field)."""
+    if not wrapped:
+        return [intent for _, intent in read(path, Intent, fix=_FIX, missing_ok=True)]
     out = []
-    for number, obj in read_jsonl(path):
-        try:
-            out.append((Intent.model_validate(obj["intent"] if wrapped else obj), obj))
-        except (ValidationError, KeyError, TypeError) as e:
-            first = e.errors()[0] if isinstance(e, ValidationError) else {"loc": ("intent",), "msg": "missing"}
-            field = ".".join(str(p) for p in first["loc"])
-            raise UserError(
-                f"{path}:{number}: not an intent record (field '{field}': {first['msg']}); fix or delete that line"
-            ) from None
+    for number, obj in read(path, fix=_FIX, missing_ok=True):
+        if not isinstance(obj.get("intent"), dict):
+            raise UserError(f"{path}:{number}: field 'intent': expected the removed intent's record; {_FIX}")
+        out.append(validate(path, number, Intent, obj["intent"], _FIX))
     return out
 
 
@@ -110,8 +110,8 @@ class IntentPipeline:
     def _rendered(self) -> dict[str, Intent]:
         """Every intent rendered so far, kept or removed as a duplicate. A record in both files
         (a crash between the two rewrites) counts once."""
-        records = {i.id: i for i, _ in _read_intents(self.paths.duplicates, wrapped=True)}
-        records.update((i.id, i) for i, _ in _read_intents(self.paths.intents))
+        records = {i.id: i for i in _read_intents(self.paths.duplicates, wrapped=True)}
+        records.update((i.id, i) for i in _read_intents(self.paths.intents))
         for intent in records.values():
             if intent.seed != self.config.seed:
                 raise UserError(
@@ -123,9 +123,9 @@ class IntentPipeline:
     def _rejects(self) -> list[dict]:
         """Failed attempts, once each (a tuple in flight at a crash may have been retried)."""
         unique: dict[tuple, dict] = {}
-        for number, obj in read_jsonl(self.paths.rejects):
+        for number, obj in read(self.paths.rejects, fix=_FIX, missing_ok=True):
             if not {"id", "attempt", "reason"} <= obj.keys():
-                raise UserError(f"{self.paths.rejects}:{number}: expected fields id, attempt, reason; fix or delete that line")
+                raise UserError(f"{self.paths.rejects}:{number}: expected fields id, attempt, reason; {_FIX}")
             unique[(obj["id"], obj["attempt"], bool(obj.get("final")))] = obj
         return list(unique.values())
 
@@ -133,7 +133,7 @@ class IntentPipeline:
 
     async def run(self) -> dict[str, object]:
         started = time.monotonic()
-        with JsonlAppender(self.paths.intents) as intents_out, JsonlAppender(self.paths.rejects) as rejects_out:
+        with Appender(self.paths.intents) as intents_out, Appender(self.paths.rejects) as rejects_out:
             rendered = self._rendered()
             finished = set(rendered) | {r["id"] for r in self._rejects() if r.get("final")}
             sequence = self.sampler.sample(self.config.n)
@@ -167,8 +167,8 @@ class IntentPipeline:
     async def _render_all(
         self,
         todo: list[SampledIntent],
-        intents_out: JsonlAppender,
-        rejects_out: JsonlAppender,
+        intents_out: Appender,
+        rejects_out: Appender,
         progress: Progress,
         counts: dict[str, int],
     ) -> None:
@@ -204,7 +204,7 @@ class IntentPipeline:
     def _record(self, result: RenderResult, intents_out, rejects_out, progress: Progress, counts) -> None:
         s = result.sampled
         last = len(result.failures) - 1
-        rejects_out.append(
+        attempts = (
             {
                 "id": s.id,
                 "index": s.index,
@@ -215,8 +215,9 @@ class IntentPipeline:
             }
             for n, (reason, detail) in enumerate(result.failures)
         )
+        rejects_out.append(*attempts)  # one write for the tuple's failed attempts
         if result.intent is not None:
-            intents_out.append([result.intent.model_dump(mode="json")])
+            intents_out.append(result.intent.model_dump(mode="json"))
             counts["rendered"] += 1
         else:
             counts["failed"] += 1
@@ -234,7 +235,7 @@ class IntentPipeline:
         kept_idx, removals, kept_X = deduplicate([r.text for r in records], self.embedder, self.config.near_dup_threshold)
         kept = [records[i] for i in kept_idx]
         # Duplicates first: a crash between the rewrites leaves a record in both files, never in none.
-        rewrite_jsonl(
+        rewrite(
             self.paths.duplicates,
             (
                 {
@@ -247,7 +248,7 @@ class IntentPipeline:
                 for r in removals
             ),
         )
-        rewrite_jsonl(self.paths.intents, (r.model_dump(mode="json") for r in kept))
+        rewrite(self.paths.intents, (r.model_dump(mode="json") for r in kept))
         run["elapsed_s"] = round(time.monotonic() - started, 2)
         stats = build_stats(
             config=self.config,

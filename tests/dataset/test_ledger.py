@@ -18,23 +18,23 @@ def test_reads_every_trajectory_of_a_run_dir(tmp_path):
     assert run.run_info()["run_key"] == "synthetic"
 
 
-def test_torn_last_line_is_reported_with_file_line_and_the_fix(tmp_path):
+def test_torn_last_line_is_skipped_with_a_warning_and_the_ledger_left_alone(tmp_path, caplog):
+    # A crash mid-append, or a run still writing: the ledger as of its last finished append.
     run_dir = write_run_dir(tmp_path / "run", 3, user_turns=1)
     ledger = run_dir / "trajectories.jsonl"
     ledger.write_bytes(ledger.read_bytes() + make_trajectory(3, user_turns=1).model_dump_json().encode()[:200])
-    with pytest.raises(LedgerError) as e:
-        list(RunDir(run_dir).trajectories())
-    msg = str(e.value)
-    assert f"{ledger}:4: truncated record" in msg
-    assert "ise-trace simulate" in msg
+    before = ledger.read_bytes()
+    with caplog.at_level("WARNING", logger="ise_trace.records"):
+        assert len(list(RunDir(run_dir).trajectories())) == 3
+    assert f"{ledger}:4: skipped a torn last line (200 bytes" in caplog.text
+    assert ledger.read_bytes() == before
 
 
-def test_complete_json_without_its_newline_still_counts_as_torn(tmp_path):
+def test_complete_json_without_its_newline_is_a_whole_record(tmp_path):
     run_dir = write_run_dir(tmp_path / "run", 2, user_turns=1)
     ledger = run_dir / "trajectories.jsonl"
     ledger.write_bytes(ledger.read_bytes().rstrip(b"\n"))
-    with pytest.raises(LedgerError, match=r"trajectories.jsonl:2: truncated record: the last line has no newline"):
-        list(RunDir(run_dir).trajectories())
+    assert len(list(RunDir(run_dir).trajectories())) == 2
 
 
 def test_foreign_record_names_the_line_and_the_field(tmp_path):
@@ -47,14 +47,15 @@ def test_foreign_record_names_the_line_and_the_field(tmp_path):
     ledger.write_text("\n".join(lines) + "\n")
     with pytest.raises(LedgerError) as e:
         list(RunDir(run_dir).trajectories())
-    assert f"{ledger}:2: not an ise-trace Trajectory record: field 'messages.1'" in str(e.value)
+    assert f"{ledger}:2: field 'messages.1" in str(e.value)
+    assert "not a trajectory as ise-trace writes them" in str(e.value) and "ise-trace simulate --out" in str(e.value)
 
 
 def test_a_record_of_another_tool_is_foreign_not_truncated(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "trajectories.jsonl").write_text('{"conversation": [], "model": "x"}\n')
-    with pytest.raises(LedgerError, match=r"trajectories.jsonl:1: not an ise-trace Trajectory record"):
+    with pytest.raises(LedgerError, match=r"trajectories.jsonl:1: field 'id': Field required .*not a trajectory as ise-trace writes them"):
         list(RunDir(run_dir).trajectories())
 
 
@@ -64,7 +65,7 @@ def test_garbage_line_in_the_middle_is_reported(tmp_path):
     lines = ledger.read_text().splitlines()
     lines.insert(1, '{"id": "t-x", "intent": ')
     ledger.write_text("\n".join(lines) + "\n")
-    with pytest.raises(LedgerError, match=r"trajectories.jsonl:2: truncated record: this line is not valid JSON"):
+    with pytest.raises(LedgerError, match=r"trajectories.jsonl:2: not valid JSON \(EOF while parsing"):
         list(RunDir(run_dir).trajectories())
 
 
@@ -81,5 +82,5 @@ def test_intents_file_is_validated_too(tmp_path):
     assert len(list(read_intents(path))) == 4
     with path.open("a") as f:
         f.write('{"id": "x", "text": "hello"}\n')
-    with pytest.raises(LedgerError, match=r"intents.jsonl:5: not an ise-trace Intent record: field 'persona'"):
+    with pytest.raises(LedgerError, match=r"intents.jsonl:5: field 'persona': Field required .*ise-trace intents --out"):
         list(read_intents(path))

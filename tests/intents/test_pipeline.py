@@ -117,9 +117,10 @@ def test_scripted_stand_in_resume_after_a_model_outage_and_a_torn_line(tmp_path,
     assert len(first) == 4
     stats = json.loads(OutputPaths.beside(out).stats.read_text())
     assert stats["run"]["model_errors"] == 1 and "cannot reach" in stats["run"]["stopped_by"]
-    # A crash mid-write leaves a partial line; the rerun cuts it off instead of failing on it.
-    with open(out, "a") as f:
-        f.write('{"id": "torn-recor')
+    # A crash mid-append leaves a torn last line; the rerun cuts it off instead of failing on it.
+    for path in (out, OutputPaths.beside(out).rejects, OutputPaths.beside(out).duplicates):
+        with open(path, "a") as f:
+            f.write('{"id": "torn-recor')
 
     resumed = ScriptedStandInModel(taxonomy)
     stats = _run(config, resumed, out, taxonomy)
@@ -159,7 +160,7 @@ def test_a_corrupt_line_in_the_middle_is_reported_with_file_and_line(tmp_path, t
     lines = out.read_text().splitlines()
     lines.insert(1, '{"id": "x", "text": "no persona"}')
     out.write_text("\n".join(lines) + "\n")
-    with pytest.raises(UserError, match=r"intents\.jsonl:2: not an intent record \(field 'persona': Field required\)"):
+    with pytest.raises(UserError, match=r"intents\.jsonl:2: field 'persona': Field required .*fix or delete that line"):
         _run(IntentConfig(n=3, seed=1), ScriptedStandInModel(taxonomy), out, taxonomy)
     assert len(out.read_text().splitlines()) == 4  # nothing was rewritten
 

@@ -1,4 +1,7 @@
-"""The append-only ledgers: whole records only, a torn tail cut away, finished intents found."""
+"""The append-only ledgers: whole records only, a torn tail cut away, finished intents found.
+
+The policy itself (and SIGKILL) is tested in tests/records/.
+"""
 
 from __future__ import annotations
 
@@ -62,8 +65,18 @@ def test_finished_intents_reads_ids_with_escapes(tmp_path):
 def test_a_corrupt_whole_line_names_file_and_line(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text(_trajectory_line("t1", "i1") + "\nnot json at all\n")
-    with TrajectoryLedger(path) as ledger, pytest.raises(UserError, match=r"t.jsonl:2: not a JSON record"):
+    with TrajectoryLedger(path) as ledger, pytest.raises(UserError, match=r"t.jsonl:2: not valid JSON .*remove that line"):
         ledger.finished_intents()
+
+
+def test_a_whole_last_record_without_its_newline_counts_and_gets_its_newline(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text(_trajectory_line("t1", "i1") + "\n" + _trajectory_line("t2", "i2"))
+    with TrajectoryLedger(path) as ledger:
+        assert ledger.dropped_bytes == 0 and ledger.finished_intents() == {"i1", "i2"}
+        ledger.append(_trajectory_line("t3", "i3"))
+        assert ledger.finished_intents() == {"i1", "i2", "i3"}
+    assert path.read_text().count("\n") == 3
 
 
 def test_failure_ledger_counts_attempts_per_intent(tmp_path):
