@@ -124,7 +124,7 @@ def glance_rows(stats: CorpusStats) -> list[dict[str, str]]:
             "paper": PAPER["complexity"],
         },
         {"label": "Vendi score (intents)", "ours": vendi, "paper": PAPER["vendi"]},
-        {"label": "Role drift (user turns regenerated)", "ours": f"{100 * stats.drift_rate:.2f}%", "paper": PAPER["drift"]},
+        {"label": "Role drift (simulator turns regenerated / checked)", "ours": f"{100 * stats.drift_rate:.2f}%", "paper": PAPER["drift"]},
         {"label": "Failed tool calls", "ours": f"{100 * stats.failed_call_rate:.1f}%", "paper": "n/a"},
         {"label": "Intents with a validated executable task", "ours": _tasks(stats), "paper": "none"},
         {"label": "Success, as the simulated user said", "ours": _pct(stats.simulator_success_rate), "paper": "n/a"},

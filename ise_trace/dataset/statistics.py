@@ -18,6 +18,19 @@ from ..schemas import AssistantMessage, Intent, Trajectory
 
 COMPLEXITIES = ("simple", "medium", "complex")
 
+DRIFT_RATE = (
+    "Role drift: simulator turns regenerated because the drift check rejected them / all simulator "
+    "turns checked (kept user turns + regenerated ones)."
+)
+
+
+def drift_rate(regenerated: int, kept: int) -> float:
+    """The role-drift rate, the one definition (the card, `ise-trace stats` and summary.json use it):
+    regenerated simulator turns over all simulator turns the drift check saw, kept + regenerated.
+    `kept` is the user turns in the trajectories; `regenerated` their `stats.drift_turns`."""
+    checked = kept + regenerated
+    return round(regenerated / checked, 5) if checked else 0.0
+
 
 @dataclass
 class TrajectorySummary:
@@ -90,7 +103,7 @@ class CorpusStats(BaseModel):
     distinct_tools: int = Field(description="Distinct tools over the whole corpus.")
     failed_call_rate: float = Field(description="Failed tool calls / tool calls.")
     recovered_call_rate: float = Field(description="Failed calls later followed by a success of the same tool.")
-    drift_rate: float = Field(description="User turns regenerated for role drift / user turns.")
+    drift_rate: float = Field(description=DRIFT_RATE)
     complexity_mix: dict[str, float] = Field(description="Share of trajectories per complexity.")
     domain_counts: dict[str, int] = Field(description="Trajectories touching each domain.")
     outcome_counts: dict[str, int]
@@ -188,7 +201,7 @@ class StatsAccumulator:
             distinct_tools=len(tools),
             failed_call_rate=round(self.failed / calls, 4) if calls else 0.0,
             recovered_call_rate=round(self.recovered / self.failed, 4) if self.failed else 0.0,
-            drift_rate=round(self.drift / sum(self.user_turns), 5) if sum(self.user_turns) else 0.0,
+            drift_rate=drift_rate(self.drift, sum(self.user_turns)),
             complexity_mix={c: round(self.complexity[c] / n, 4) if n else 0.0 for c in COMPLEXITIES},
             domain_counts=dict(self.domains.most_common()),
             outcome_counts=dict(self.outcomes.most_common()),

@@ -6,6 +6,7 @@ import statistics
 from collections import Counter
 from typing import Any
 
+from ..dataset.statistics import drift_rate
 from .ledger import FailureLedger, TrajectoryLedger
 
 
@@ -51,11 +52,9 @@ def summarize(
         "unique_tools": _spread(unique_tools),
         "failed_calls": failed_calls,
         "recovered_calls": recovered,
-        # Drifting simulator messages over all simulator messages checked (kept + regenerated).
-        "drift": {
-            "regenerated_turns": drift,
-            "rate": round(drift / (total_turns + drift), 4) if total_turns + drift else 0.0,
-        },
+        # `rate`: regenerated simulator turns / all simulator turns checked (kept + regenerated),
+        # the same `drift_rate` as the dataset card and `ise-trace stats`.
+        "drift": {"regenerated_turns": drift, "checked_turns": total_turns + drift, "rate": drift_rate(drift, total_turns)},
         "errored_attempts": sum(1 for _ in failures.lines()),
         "session": session,
     }
