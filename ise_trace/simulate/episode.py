@@ -7,9 +7,12 @@ back to the pool, the intent's checks run in it: their verdict is the trajectory
 `verification`, the ground truth beside the simulator's own `outcome`. A workspace that died
 mid-episode is never verified.
 
-`run_episode` never raises for anything that goes wrong inside the episode: every way it can end
-(completion, a budget, a model or sandbox failure) is a `Trajectory` with its termination reason.
-Only cancellation passes through, and the workspace is released in every case.
+`run_episode` returns a `Trajectory` with its termination reason for every way an episode can
+end: completion, a budget, or a failure of the model, the simulator or the sandbox (the
+`failures.EpisodeFailure` classes, `LLMError`, `SandboxError`, a workspace whose daemon died, a
+timeout). Anything else is a bug in ise-trace's own code: it propagates with its
+traceback, so it stops the run instead of becoming a data row that gets retried. Cancellation
+passes through too, and the workspace is released in every case.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 
 from .. import __version__
 from ..config import SimulateConfig
+from ..errors import LLMError, SandboxError
+from ..execute.workspace import WorkspaceDied
 from ..llm.base import ChatModel
 from ..schemas import Intent, Outcome, Provenance, TerminationReason, Trajectory, Verification, compute_stats
 from ..tasks.runs import SetupFailed, run_setup, seed_files, verify
@@ -65,6 +70,11 @@ def trajectory_id(run_key: str, intent_id: str) -> str:
     return "traj-" + hashlib.sha256(f"{run_key}:{intent_id}".encode()).hexdigest()[:16]
 
 
+# Failures of the sandbox, which become an infrastructure_error trajectory (TimeoutError covers
+# asyncio's timeouts). Anything not listed here, in EpisodeFailure or LLMError is ours: it propagates.
+_SANDBOX_FAILURES = (SandboxError, WorkspaceDied, TimeoutError)
+
+
 @dataclass
 class _Ending:
     termination: TerminationReason
@@ -84,8 +94,10 @@ async def run_episode(intent: Intent, pool: Any, setup: EpisodeSetup, attempt: i
             verification = await _verification(ws, intent, cfg, ending)
     except EpisodeFailure as e:
         ending = _Ending(e.termination, str(e))
-    except Exception as e:  # the pool could not seed a workspace, or an unexpected engine error
+    except _SANDBOX_FAILURES as e:  # the pool could not seed a workspace, the engine failed
         ending = _Ending(TerminationReason.infrastructure_error, f"{type(e).__name__}: {e}")
+    except LLMError as e:  # a model call outside the agent's and the simulator's own handling
+        ending = _Ending(TerminationReason.infrastructure_error, f"model server failed: {e}")
     if ending.termination is TerminationReason.infrastructure_error and intent.has_task:
         verification = Verification(passed=False, error=f"not verified: {ending.reason}")
 
@@ -158,7 +170,7 @@ async def _verification(ws: Any, intent: Intent, cfg: SimulateConfig, ending: _E
     recycles = ws.recycles
     try:
         result = await verify(ws, intent, cfg.task)
-    except Exception as e:  # the engine failed under the checks: record it, never pass it
+    except _SANDBOX_FAILURES as e:  # the engine failed under the checks: record it, never pass it
         raise WorkspaceFailure(f"verification failed to run: {type(e).__name__}: {e}") from e
     if ws.recycles != recycles:
         return Verification(passed=False if intent.has_task else None, error="the workspace died during the checks")

@@ -5,6 +5,12 @@ model pair chosen by worker slot, so several servers share the load. An episode 
 error (model, simulator or sandbox failure) is noted in failures.jsonl and retried with a fresh
 seed; its last attempt is recorded as a trajectory like any other, so every intent ends up in
 trajectories.jsonl exactly once. A rerun of the same command skips what is already there.
+
+A bug in ise-trace's own code is not an episode outcome: `run_episode` lets it propagate, the
+first one stops the whole run (the other workers' episodes are cancelled and their workspaces
+released) and it is raised as itself, with its traceback (the CLI exits 1; a UserError, such as
+an unwritable ledger, stays one line and exit 2). Nothing is written for the intents in flight,
+the rows already written stay, and a rerun resumes from them.
 """
 
 from __future__ import annotations
@@ -104,9 +110,11 @@ async def run_simulation(
         async with asyncio.TaskGroup() as group:
             for slot in range(min(config.concurrency, len(pending))):
                 group.create_task(worker(slot))
+    except BaseExceptionGroup as errors:
+        raise _first(errors) from None
     finally:
         ticker.cancel()
-    progress.close()
+        progress.close()
 
     elapsed = time.monotonic() - started
     summary = summarize(
@@ -127,6 +135,12 @@ async def run_simulation(
     write_json_atomic(run_dir.out / SUMMARY, summary)
     print(summary_line(summary), file=stream)
     return summary
+
+
+def _first(errors: BaseExceptionGroup) -> BaseException:
+    """The first worker error of a TaskGroup, unwrapped (it keeps its own traceback)."""
+    first = errors.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def _simulate_intent(

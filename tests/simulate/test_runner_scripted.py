@@ -92,3 +92,45 @@ def test_scripted_runner_records_every_intent_once_and_retries_errors(aio, sandb
     again = _run(aio, sandbox_pool, out, intents, agent, simulator, max_attempts=2)
     assert len(agent.seen) == calls_before
     assert len(_ledger(out)) == 5 and again["session"]["episodes"] == 0
+
+
+def test_a_bug_in_our_code_stops_the_run_with_its_traceback_and_the_ledger_resumes(aio, sandbox_pool, tmp_path, monkeypatch):
+    import traceback
+
+    from ise_trace.simulate import episode
+
+    intents = [make_intent(f"i{n}", f"Please create f{n}.txt") for n in range(5)]
+    agent = ScriptedChatModel("scripted-agent", policy=agent_policy(set(), set()))
+    simulator = ScriptedChatModel("scripted-user", policy=user_policy)
+    out = tmp_path / "run"
+
+    real_setup = episode.run_setup
+
+    async def buggy_setup(ws, spec, cfg):  # a bug inside the episode, for one intent only
+        if ws.episode_id.startswith("i2-"):
+            raise RuntimeError("injected bug in ise-trace")
+        return await real_setup(ws, spec, cfg)
+
+    monkeypatch.setattr(episode, "run_setup", buggy_setup)
+    with pytest.raises(RuntimeError, match="injected bug") as e:  # itself, not an ExceptionGroup
+        _run(aio, sandbox_pool, out, intents, agent, simulator, max_attempts=3)
+    frames = [f.name for f in traceback.extract_tb(e.value.__traceback__)]
+    assert "buggy_setup" in frames and "run_episode" in frames  # the traceback reaches the bug
+
+    ledger = (out / "trajectories.jsonl").read_bytes()
+    assert ledger.endswith(b"\n")  # whole records only
+    recorded = [r.intent.id for r in _ledger(out)]
+    assert recorded and "i2" not in recorded  # earlier rows kept, no row for the bug
+    assert len(recorded) == len(set(recorded))
+    assert (out / "failures.jsonl").read_bytes() == b""  # not an error attempt: nothing to retry
+    assert not (out / "summary.json").exists()
+    assert all(ws.episode_id is None for ws in sandbox_pool.workspaces)  # every workspace released
+    assert sandbox_pool._idle.qsize() == len(sandbox_pool.workspaces)
+
+    # Bug fixed: the rerun resumes, runs only what is missing, and records every intent once.
+    monkeypatch.setattr(episode, "run_setup", real_setup)
+    summary = _run(aio, sandbox_pool, out, intents, agent, simulator, max_attempts=3)
+    again = [r.intent.id for r in _ledger(out)]
+    assert again[: len(recorded)] == recorded and sorted(again) == [i.id for i in intents]
+    assert summary["session"]["episodes"] == 5 - len(recorded) and summary["status"] == {"success": 5}
+    assert all(r.provenance.seeds["attempt"] == 1 for r in _ledger(out))
