@@ -74,7 +74,7 @@ def run_harbor(args: argparse.Namespace) -> int:
     report = ExportReport(without_task=source.without_task)
     tasks = source.tasks
     if args.validate and tasks:
-        tasks = _validated(tasks, report)
+        tasks = _validated(tasks, report, args.out)
     settings = ExportSettings(base_image=args.base or DEFAULT_BASE, allow_internet=args.allow_internet,
                               source=str(Path(args.intents).resolve()))
     report.written = export_tasks(tasks, Path(args.out), settings)
@@ -84,9 +84,11 @@ def run_harbor(args: argparse.Namespace) -> int:
     return 0
 
 
-def _validated(tasks, report) -> list:
+def _validated(tasks, report, out: str) -> list:
     """The tasks that pass validation in a real sandbox; the rest go into `report.invalid`."""
     import asyncio
+    import hashlib
+    import os
 
     from ..config import TaskConfig
     from ..execute import WorkspacePool
@@ -98,7 +100,9 @@ def _validated(tasks, report) -> list:
     async def run() -> list:
         kept = []
         progress = Progress(total=len(tasks), label="validate", stream=sys.stderr)
-        async with WorkspacePool(size=1, run_id="export-validate") as pool:
+        # Container names per DIR: a rerun after a kill replaces its own leftovers, nobody else's.
+        run_id = "export-" + hashlib.sha256(os.path.abspath(out).encode()).hexdigest()[:8]
+        async with WorkspacePool(size=1, run_id=run_id) as pool:
             for intent in tasks:
                 verdict = await validate_in_pool(pool, intent.id, intent.workspace, intent.checks, intent.reference, config)
                 progress.update(ok=verdict.ok)

@@ -159,6 +159,54 @@ def test_exported_folder_builds_on_the_sandbox_image_and_its_verifier_rewards_th
         _docker("rmi", "-f", tag, check=False)
 
 
+def _generated_intent():
+    """One intent whose task composes a part of every seeded generator kind (git, sqlite, ...)."""
+    import random
+
+    from faker import Faker
+
+    from ise_trace.schemas import TaskSpec, WorkspaceSpec
+    from ise_trace.tasks.kinds import KINDS, Context
+
+    rng, fake, taken, parts = random.Random(7), Faker("en_US"), set(), []
+    fake.seed_instance(7)
+    base = make_intent("every-kind")
+    for name, make in sorted(KINDS.items()):
+        parts.append(make(Context(rng, fake, TaskSpec(name=name, description=name), "File-IO", base.persona, taken)))
+    return base.model_copy(update={
+        "workspace": WorkspaceSpec(files=[f for p in parts for f in p.files], setup=[c for p in parts for c in p.setup]),
+        "checks": [c for p in parts for c in p.checks],
+        "reference": "set -e\n" + "\n".join(f"(\n{p.reference}\n)" for p in parts if p.reference) + "\n",
+        "task_origin": "generator",
+    }), len(parts)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_exported_generator_tasks_of_every_kind_fail_before_and_pass_after_the_reference(tmp_path, sandbox_image):
+    intent, kinds = _generated_intent()
+    assert kinds >= 10 and intent.workspace.setup  # git and sqlite kinds set their workspace up
+    folder = write_task(intent, tmp_path, ExportSettings())
+    tag = f"ise-trace-export-test:{uuid.uuid4().hex[:8]}"
+    name = f"ise-trace-export-test-{uuid.uuid4().hex[:8]}"
+    try:
+        _docker("build", "-q", "--build-arg", f"BASE={sandbox_image}", "-t", tag, str(folder / "environment"))
+        _docker("run", "-d", "--name", name, "--label", "ise_trace.test=export", "--network", "none", tag)
+        _docker("cp", str(folder / "tests"), f"{name}:/tests")
+        _docker("cp", str(folder / "solution"), f"{name}:/solution")
+        before = _docker("exec", "-u", "root", name, "bash", "/tests/test.sh", check=False)
+        assert before.returncode != 0 and "FAIL:" in before.stdout, before.stdout
+        solved = _docker("exec", "-u", "root", name, "bash", "/solution/solve.sh", check=False)
+        assert solved.returncode == 0, solved.stdout + solved.stderr
+        after = _docker("exec", "-u", "root", name, "bash", "/tests/test.sh", check=False)
+        total = len(intent.checks)
+        assert after.returncode == 0 and f"{total}/{total} checks passed" in after.stdout, after.stdout + after.stderr
+        assert _docker("exec", name, "cat", "/logs/verifier/reward.txt").stdout.strip() == "1"
+    finally:
+        _docker("rm", "-f", name, check=False)
+        _docker("rmi", "-f", tag, check=False)
+
+
 @pytest.mark.docker
 def test_validate_flag_skips_tasks_that_fail_in_a_sandbox(tmp_path, capsys, sandbox_image):
     unsolved = task_intent("t-unsolved", reference="printf 'region,total\\nnorth,1\\n' > totals.csv")
