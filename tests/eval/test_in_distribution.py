@@ -164,3 +164,22 @@ def test_bad_in_distribution_inputs_are_one_line_and_exit_2(tmp_path, capsys, ar
     assert main(argv + ["--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert expected in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_standin_server_failing_makes_errored_trials_that_a_rerun_retries(reference_server, tmp_path, sandbox_image):
+    tasks = tmp_path / "intents.jsonl"
+    tasks.write_text(task_intent("flaky-1").model_dump_json(exclude_none=True) + "\n")
+    out = tmp_path / "flaky"
+    with StandinServer([Scripted({"error": {"message": "scripted failure"}}, status=500)]) as broken:
+        assert _eval(broken, tasks, out, "--trials", "1") == 1  # errors make a non-zero exit
+    (trial,) = _results(out)["trials"]
+    assert trial["error"] and not trial["passed"] and trial["termination"] == "agent_error", trial
+    assert _results(out)["metric"]["num_errors"] == 1
+    assert "Errored trials" in (out / "results.md").read_text()
+    # The same run against a server that answers: the errored trial is run again, the result replaced.
+    assert _eval(reference_server, tasks, out, "--trials", "1") == 0
+    (trial,) = _results(out)["trials"]
+    assert trial["passed"] and trial["error"] is None
+    assert len((out / "trials.jsonl").read_text().splitlines()) == 2  # the ledger keeps both attempts
