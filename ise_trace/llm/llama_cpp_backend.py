@@ -89,7 +89,12 @@ class LlamaCppChatModel:
         self.stats.requests += 1
         started = time.monotonic()
         for attempt in range(self.config.max_retries + 1):
-            data = await asyncio.to_thread(self._complete, request)
+            try:
+                data = await asyncio.to_thread(self._complete, request)
+            except ValueError as e:  # llama.cpp's way of saying the prompt does not fit
+                if "context" not in str(e):
+                    raise
+                raise LLMError(f"{self.model}: {e}") from None
             try:
                 reply = reply_from_completion(data, tools, time.monotonic() - started)
                 break

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import SandboxConfig, SimulateConfig
+from ..errors import LLMError, SandboxError
+from ..execute.workspace import WorkspaceDied
 from ..llm.base import ChatModel, ChatReply, SamplingParams
 from ..schemas import AssistantMessage, ExecutionRecord, TerminationReason, ToolCall, ToolMessage
 from .context import fit_to_context
@@ -82,6 +84,7 @@ class Agent:
     async def _chat(self) -> ChatReply:
         sampling = SamplingParams(
             temperature=self.config.agent_temperature,
+            top_p=self.config.agent_top_p,
             max_tokens=self.config.agent_max_tokens,
             seed=self.seeds.next(),
         )
@@ -89,8 +92,8 @@ class Agent:
         messages = fit_to_context(self.transcript.chat, budget, self.tools)
         try:
             return await self.model.chat(messages, tools=self.tools, sampling=sampling)
-        except Exception as e:  # the model client already retried; the episode records the reason
-            raise AgentFailure(f"agent model failed: {type(e).__name__}: {e}") from e
+        except LLMError as e:  # the model client already retried; the episode records the reason
+            raise AgentFailure(f"agent model failed: {e}") from e
 
     def _unique(self, call: ToolCall) -> ToolCall:
         # Servers may repeat or omit ids; execution records are keyed by them.
@@ -111,7 +114,7 @@ class Agent:
                 result = await asyncio.wait_for(self.run_tool(self.workspace, name, args), timeout=bound)
             except TimeoutError as e:
                 raise WorkspaceFailure(f"tool call {name} did not return within {bound:g}s") from e
-            except Exception as e:
+            except (SandboxError, WorkspaceDied, OSError) as e:  # the engine, not our code: anything else is a bug
                 raise WorkspaceFailure(f"workspace failed on {name}: {type(e).__name__}: {e}") from e
             results.append(ToolMessage(tool_call_id=call.id, name=name, content=result.content))
             executions.append(

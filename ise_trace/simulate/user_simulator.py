@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ..config import SimulateConfig
+from ..errors import LLMError
 from ..llm.base import ChatModel, SamplingParams, StructuredOutputError
 from ..schemas import Intent
 from . import prompts
@@ -141,6 +142,7 @@ class UserSimulator:
     async def _ask(self, messages: list[dict[str, Any]]) -> UserTurn:
         sampling = SamplingParams(
             temperature=self.config.user_temperature,
+            top_p=self.config.user_top_p,
             max_tokens=self.config.user_max_tokens,
             seed=self.seeds.next(),
         )
@@ -149,5 +151,5 @@ class UserSimulator:
             return await self.model.structured(messages, UserTurn, sampling=sampling)
         except StructuredOutputError as e:
             raise SimulatorFailure(f"simulator reply failed the schema after {e.attempts} attempts: {e}") from e
-        except Exception as e:  # any model or transport error ends the episode as user_error data
-            raise SimulatorFailure(f"simulator model failed: {type(e).__name__}: {e}") from e
+        except LLMError as e:  # a model or transport failure is user_error data; anything else is a bug
+            raise SimulatorFailure(f"simulator model failed: {e}") from e

@@ -231,3 +231,23 @@ def test_scripted_time_budget_ends_the_episode_and_frees_the_workspace(aio, sand
         ok = _episode(aio, sandbox_pool, ScriptedChatModel("a", [calls(("exec", {"command": "echo alive"})), "ok"]),
                       ScriptedChatModel("u", [user("check")]), max_user_turns=1)
         assert ok.executions[0].exit_code == 0
+
+
+def test_a_bug_in_our_own_code_is_raised_not_recorded(aio, sandbox_pool):
+    """Only model, simulator and sandbox failures are episode outcomes: a bug (here a KeyError
+    from the tool runner, or a TypeError from the simulator's model client) stops with its traceback."""
+    from ise_trace.execute import TOOL_SCHEMAS
+
+    async def buggy_run_tool(ws, name, args):
+        raise KeyError("bug in ise-trace")
+
+    agent = ScriptedChatModel("scripted-agent", [calls(("exec", {"command": "ls"}))])
+    simulator = ScriptedChatModel("scripted-user", [user("list the files")])
+    setup = EpisodeSetup(agent_model=agent, user_model=simulator, config=SimulateConfig(), tools=TOOL_SCHEMAS,
+                         run_tool=buggy_run_tool, sandbox_image="t", run_key="test")
+    with pytest.raises(KeyError, match="bug in ise-trace"):
+        aio.run(run_episode(make_intent(), sandbox_pool, setup))
+
+    broken_user = ScriptedChatModel("scripted-user", [TypeError("bug in a client")])
+    with pytest.raises(TypeError, match="bug in a client"):
+        aio.run(run_episode(make_intent(), sandbox_pool, _setup(ScriptedChatModel("a", ["hi"]), broken_user)))
