@@ -51,6 +51,7 @@ class EpisodeSetup:
     sandbox_image: str
     workdir: str = "/workspace"
     run_key: str = ""  # hash of the run settings: trajectory ids differ between differing runs
+    live: Any = None  # a LiveEpisodes the runner's progress line reads, or None
 
 
 _STATUS = {
@@ -88,8 +89,11 @@ async def run_episode(intent: Intent, pool: Any, setup: EpisodeSetup, attempt: i
     transcript = Transcript(prompts.agent_system_prompt(setup.workdir))
     simulator = UserSimulator(setup.user_model, intent, cfg, SeedStream(seed ^ 0x5EED))
     verification = Verification(passed=None)
+    key = f"{intent.id}-a{attempt}"
+    if setup.live is not None:
+        setup.live.add(key, transcript)
     try:
-        async with pool.acquire(episode_id=f"{intent.id}-a{attempt}", files=seed_files(intent.workspace)) as ws:
+        async with pool.acquire(episode_id=key, files=seed_files(intent.workspace)) as ws:
             ending = await _in_workspace(intent, ws, setup, transcript, simulator, SeedStream(seed))
             verification = await _verification(ws, intent, cfg, ending)
     except EpisodeFailure as e:
@@ -98,6 +102,9 @@ async def run_episode(intent: Intent, pool: Any, setup: EpisodeSetup, attempt: i
         ending = _Ending(TerminationReason.infrastructure_error, f"{type(e).__name__}: {e}")
     except LLMError as e:  # a model call outside the agent's and the simulator's own handling
         ending = _Ending(TerminationReason.infrastructure_error, f"model server failed: {e}")
+    finally:
+        if setup.live is not None:
+            setup.live.remove(key)
     if ending.termination is TerminationReason.infrastructure_error and intent.has_task:
         verification = Verification(passed=False, error=f"not verified: {ending.reason}")
 

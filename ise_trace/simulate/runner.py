@@ -30,6 +30,7 @@ from ..llm.base import ChatModel
 from ..progress import Progress
 from ..schemas import Intent, Trajectory
 from .episode import EpisodeSetup, run_episode
+from .live import LiveEpisodes
 from .run_dir import SUMMARY, RunDirectory, run_settings
 from .summary import summarize, summary_line
 
@@ -82,6 +83,8 @@ async def run_simulation(
         progress.skip(len(intents) - len(pending))
     session = _Session()
     started = time.monotonic()
+    live = LiveEpisodes()
+    setup = replace(setup, live=live)
 
     async def worker(slot: int) -> None:
         slot_setup = replace(
@@ -103,6 +106,7 @@ async def run_simulation(
         # Episodes take minutes on a CPU: keep the progress line (and its elapsed time) moving.
         while True:
             await asyncio.sleep(1)
+            progress.extra.update(live.counts())
             progress.render()
 
     ticker = asyncio.create_task(heartbeat())

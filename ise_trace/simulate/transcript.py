@@ -54,3 +54,7 @@ class Transcript:
     @property
     def tool_calls(self) -> int:
         return len(self.executions)
+
+    @property
+    def user_turns(self) -> int:
+        return sum(isinstance(m, UserMessage) for m in self.messages)

@@ -134,3 +134,28 @@ def test_a_bug_in_our_code_stops_the_run_with_its_traceback_and_the_ledger_resum
     assert again[: len(recorded)] == recorded and sorted(again) == [i.id for i in intents]
     assert summary["session"]["episodes"] == 5 - len(recorded) and summary["status"] == {"success": 5}
     assert all(r.provenance.seeds["attempt"] == 1 for r in _ledger(out))
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:  # redraws at terminal speed, so a short test sees the heartbeat
+        return True
+
+
+def test_progress_shows_turns_and_tool_calls_of_running_episodes(aio, sandbox_pool, tmp_path):
+    from ise_trace.execute import TOOL_SCHEMAS, run_tool
+
+    agent = ScriptedChatModel("scripted-agent", [
+        calls(("exec", {"command": "sleep 2.5; echo slow step"})),
+        "done the slow step",
+    ])
+    simulator = ScriptedChatModel("scripted-user", [user("run the slow step"), user("ok", completed=True, success=True)])
+    cfg = SimulateConfig(concurrency=1)
+    setup = EpisodeSetup(agent, simulator, cfg, TOOL_SCHEMAS, run_tool, "ise-trace-sandbox:test")
+    run_dir, key = open_run(tmp_path / "run", cfg, [agent], [simulator], "intents.jsonl")
+    stream = _Terminal()
+    try:
+        aio.run(run_simulation([make_intent("slow-1")], run_dir, key, [agent], [simulator], sandbox_pool, setup,
+                               stream=stream))
+    finally:
+        run_dir.close()
+    assert "simulate 0/1" in stream.getvalue() and "running=1 turns=1 calls=0" in stream.getvalue()
