@@ -16,8 +16,9 @@ Configs `demo` and `paper` carry the parameters of `ise_trace.config.BUILD_PRESE
 `IseTraceConfig` set as a keyword overrides them. Without `run_dir` the builder runs the stages it
 needs (Stage I, then Stage S+E) in `work_dir`, reusing what an earlier run finished there.
 
-`ise-trace build` shares this module's code (same features, rows and splits) to write the dataset
-folder that `load_dataset` and the Hub read: parquet shards plus the rendered card.
+The stages run through `ise_trace.orchestrate`, the path `ise-trace build` and `ise-trace demo`
+take too, and the rows, features and splits are the library's: the builder's dataset and the
+folder `ise-trace build` writes (parquet shards plus the rendered card) hold the same rows.
 """
 
 import dataclasses
@@ -29,7 +30,7 @@ from ise_trace.config import BUILD_PRESETS, BuildConfig
 from ise_trace.dataset.features import intent_features, intent_row, trajectory_features, trajectory_row
 from ise_trace.dataset.ledger import RunDir, read_intents
 from ise_trace.dataset.splits import SPLITS, split_of
-from ise_trace.dataset.stages import prepare_inputs
+from ise_trace.orchestrate import prepare_inputs
 
 SUBSETS = ("trajectories", "intents")
 

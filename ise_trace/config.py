@@ -41,6 +41,15 @@ class SandboxConfig(Section):
     label: str = Field("ise_trace", description="Label prefix on every container.")
 
 
+# --------------------------------------------------------------------------- logging
+
+# Level of ise-trace's diagnostics on stderr (progress lines and results are not log records):
+# `ise-trace -v` is INFO, `-vv` DEBUG (other libraries' records too), `-q/--quiet` ERROR;
+# ISE_TRACE_LOG_LEVEL (a level name) is used when no flag is given.
+LOG_LEVEL = "WARNING"
+LOG_LEVEL_ENV = "ISE_TRACE_LOG_LEVEL"
+
+
 # --------------------------------------------------------------------------- LLM layer
 
 
@@ -188,9 +197,11 @@ class SimulateConfig(Section):
     max_attempts: int = Field(3, ge=1, description="Attempts per intent when an episode ends in an error.")
     concurrency: int = Field(4, ge=1, description="Episodes run at once (and workspaces in the pool).")
     seed: int = Field(0, description="Run seed; each episode derives its own from it and the intent id.")
-    agent_temperature: float = Field(0.7, ge=0)
+    agent_temperature: float = Field(0.7, ge=0, description="Sampling temperature of the agent.")
+    agent_top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling (top_p) of the agent.")
     agent_max_tokens: int = Field(1024, ge=1, description="Token cap of one agent reply.")
-    user_temperature: float = Field(0.8, ge=0)
+    user_temperature: float = Field(0.8, ge=0, description="Sampling temperature of the user simulator.")
+    user_top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling (top_p) of the user simulator.")
     user_max_tokens: int = Field(384, ge=1, description="Token cap of one simulator reply.")
     digest_excerpt_chars: int = Field(
         600, ge=40, description="Characters (head and tail) of each call's output or file text the simulator sees."

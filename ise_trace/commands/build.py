@@ -73,7 +73,7 @@ def check_paths(args: argparse.Namespace) -> None:
 
     from ..errors import UserError
     from ..simulate.intents_file import load_intents
-    from .simulate import check_out_folder
+    from ..orchestrate import check_out_folder
 
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
@@ -87,33 +87,28 @@ def check_paths(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..dataset.card import DEFAULT_TEMPLATE, check_template
-    from ..dataset.folder import build_folder
-    from ..dataset.stages import prepare_inputs, work_dir_for
+    from ..orchestrate import build_dataset
 
     build = load_build_config(args)
     out = Path(args.out)
     check_paths(args)  # before the stages run: a bad path found late costs the whole run
-    template = Path(args.card_template) if args.card_template else DEFAULT_TEMPLATE
-    check_template(template)  # before the stages run, not after hours of simulation
-    inputs = prepare_inputs(
-        build,
-        work_dir_for(out, build),
-        intents_file=Path(args.intents) if args.intents else None,
-        run_dir=Path(args.run_dir) if args.run_dir else None,
-    )
-    result = build_folder(
+    result = build_dataset(
         build,
         out,
-        run_dir=inputs.run_dir,
-        intents_file=inputs.intents_file,
-        template=template,
+        intents_file=args.intents,
+        run_dir=args.run_dir,
+        template=Path(args.card_template) if args.card_template else None,
         show_progress=not args.quiet,
     )
+    report(result, out)
+    return 0
+
+
+def report(result, out) -> None:
+    """What the build wrote and how to load it (stdout)."""
     s = result.stats
     splits = ", ".join(f"{k} {v}" for k, v in s.splits.items())
     print(f"wrote {out}: {s.trajectories} trajectories ({splits}), {s.intents} intents")
     if result.duplicates:
         print(f"skipped {result.duplicates} duplicate records (same trajectory id) in the run ledger")
     print(f'load it with: from datasets import load_dataset; load_dataset("{out.resolve()}")')
-    return 0

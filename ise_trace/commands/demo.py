@@ -25,11 +25,12 @@ def run(args: argparse.Namespace) -> int:
     from importlib.resources import files
     from pathlib import Path
 
-    from ..cli import main
     from ..config import BUILD_PRESETS
-    from ..dataset.stages import SIMULATE_PARTIAL, work_dir_for
     from ..errors import UserError
     from ..execute.image import build_image
+    from ..orchestrate import build_dataset, intent_settings, intents_summary, run_intents, run_simulate, \
+        simulate_settings, work_dir_for
+    from .build import report
 
     build_image()  # a no-op when the image for this definition exists
     preset = BUILD_PRESETS["demo"]
@@ -40,25 +41,19 @@ def run(args: argparse.Namespace) -> int:
     n = args.n_intents or preset.n_intents
 
     # Each stage resumes on its own, so an interrupted demo picks up where it stopped.
-    code = main(["intents", "--n", str(n), "--seed", str(preset.seed), "--config", recipe, "--out", str(intents)])
-    if code != 0:
-        return code
+    intent_config, llm_config = intent_settings(recipe, n=n, seed=preset.seed)
+    print(intents_summary(run_intents(intent_config, llm_config, intents)), flush=True)
     if not any(line.strip() for line in intents.read_text().splitlines()):
         raise UserError(
             f"Stage I accepted none of the {n} intents the embedded model drafted (why: "
             f"{intents.with_suffix('.rejects.jsonl')}); rerun with a larger --n-intents: finished work is reused"
         )
-    argv = ["simulate", "--intents", str(intents), "--out", str(run_dir), "--config", recipe,
-            "--seed", str(preset.seed)]
-    if args.max_user_turns:
-        argv += ["--max-user-turns", str(args.max_user_turns)]
-    code = main(argv)
-    if code not in (0, SIMULATE_PARTIAL):
-        return code
-    code = main(["build", "--config", "demo", "--out", str(out), "--intents", str(intents), "--run-dir", str(run_dir)])
-    if code == 0:
-        print(next_steps(out, args.out))
-    return code
+    settings = simulate_settings(recipe, {"seed": preset.seed, "max_user_turns": args.max_user_turns})
+    run_simulate(settings, intents, run_dir)  # intents left without a trajectory: the build goes on without them
+    result = build_dataset(preset, out, intents_file=intents, run_dir=run_dir)
+    report(result, out)
+    print(next_steps(out, args.out))
+    return 0
 
 
 def next_steps(folder, shown: str) -> str:

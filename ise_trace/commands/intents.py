@@ -11,7 +11,6 @@ Rerunning the same command resumes: rendered ids are skipped and nothing written
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 # Flag -> IntentConfig field; a flag left out keeps the recipe's (or the default) value.
@@ -89,41 +88,13 @@ def load_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from ..intents.pipeline import IntentPipeline
-    from ..intents.taxonomy import Taxonomy
-    from ..llm import make_chat_model
+    from ..orchestrate import intents_summary, run_intents
 
     config, llm_config = load_config(args)
-    taxonomy = Taxonomy.load(config.taxonomy_dir)  # a bad taxonomy is reported before a model loads
     # A --base-url means a server to talk to; otherwise the recipe's backend (embedded by default).
-    backend = args.backend or ("openai" if args.base_url else llm_config.backend)
-
-    async def main() -> dict:
-        model = make_chat_model(backend, args.model or llm_config.model, args.base_url, config=llm_config)
-        pool = None
-        try:
-            if config.task.validate_in_sandbox:
-                from ..execute.pool import WorkspacePool
-
-                pool = await WorkspacePool(size=min(config.concurrency, VALIDATION_WORKSPACES)).start()
-            return await IntentPipeline(config, model, args.out, taxonomy=taxonomy, pool=pool).run()
-        finally:
-            if pool is not None:
-                await pool.close()
-            close = getattr(model, "aclose", None)
-            if close is not None:
-                await close()
-
-    stats = asyncio.run(main())
-    summary = {k: stats[k] for k in ("sampled", "rendered", "failed_validation", "duplicates_removed", "unique")}
-    summary["vendi"] = stats["diversity"]["vendi"]["score"]
-    print(json.dumps(summary), file=sys.stdout)
+    stats = run_intents(config, llm_config, args.out, backend=args.backend, model=args.model, base_url=args.base_url)
+    print(intents_summary(stats), file=sys.stdout)
     return 0
-
-
-VALIDATION_WORKSPACES = 4  # validation is short sandbox work; more workspaces than this only queue
 
 
 def run_check(args: argparse.Namespace) -> int:

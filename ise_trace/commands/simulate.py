@@ -4,8 +4,15 @@
     ise-trace simulate --intents intents.jsonl --out runs/r1 --concurrency 16 \\
         --agent-backend openai --agent-base-url http://gpu1:8000/v1,http://gpu2:8000/v1 \\
         --user-backend openai --user-base-url http://gpu3:8000/v1 --user-model Qwen/Qwen3-8B
+    # Qwen3 without thinking, longer timeouts for the agent, nucleus sampling for the user
+    ise-trace simulate --intents intents.jsonl --out runs/r2 --agent-backend openai \\
+        --agent-base-url http://gpu1:8000/v1 --llm 'extra_body={chat_template_kwargs: {enable_thinking: false}}' \\
+        --agent-llm timeout_s=300 --user-top-p 0.9
 
-Rerunning the same command resumes: finished intents are skipped, nothing is written twice.
+A recipe (--config) holds SimulateConfig fields under `simulate:` and model client options
+(LLMConfig fields: timeouts, retries, extra_body, n_ctx, ...) under `llm:` (both roles),
+`agent_llm:` and `user_llm:` (one role, over `llm:`); flags override the recipe. Unknown keys
+are errors. Rerunning the same command resumes: finished intents are skipped, nothing is written twice.
 """
 
 from __future__ import annotations
@@ -23,6 +30,12 @@ _OVERRIDES = {
     "seed": int,
     "agent_max_tokens": int,
     "user_max_tokens": int,
+    "agent_temperature": float,
+    "user_temperature": float,
+    "agent_top_p": float,
+    "user_top_p": float,
+    "agent_context_tokens": int,
+    "user_context_tokens": int,
 }
 
 
@@ -42,6 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         )
     for field, kind in _OVERRIDES.items():
         p.add_argument(f"--{field.replace('_', '-')}", type=kind, default=None, help=_help(field))
+    for flag, whom in (("llm", "both roles"), ("agent-llm", "the agent"), ("user-llm", "the simulated user")):
+        p.add_argument(
+            f"--{flag}", action="append", default=[], metavar="KEY=VALUE",
+            help=f"LLM client option of {whom} (an LLMConfig field, VALUE read as YAML), e.g. timeout_s=300 or "
+            "'extra_body={chat_template_kwargs: {enable_thinking: false}}'; repeatable, over the recipe's "
+            f"'{flag.replace('-', '_')}:' section",
+        )
     p.set_defaults(func=run)
 
 
@@ -53,95 +73,54 @@ def _help(field: str) -> str:
 
 
 def load_config(args: argparse.Namespace):
-    # Either the simulate settings themselves, or a recipe whose `simulate:` key holds them
-    # (its other top-level keys belong to other stages).
-    from ..config import SimulateConfig, section_from_recipe
+    """The SimulateConfig of these args (recipe, flags on top)."""
+    return load_settings(args).config
+
+
+def load_settings(args: argparse.Namespace):
+    """SimulateSettings: the recipe's `simulate:` and LLM sections, the flags on top."""
+    from ..orchestrate import simulate_settings
 
     overrides = {field: getattr(args, field) for field in _OVERRIDES}
-    return section_from_recipe(SimulateConfig, args.config, "simulate", overrides)
+    roles = {role: {"backend": getattr(args, f"{role}_backend"), "model": getattr(args, f"{role}_model"),
+                    "base_url": getattr(args, f"{role}_base_url")} for role in ("agent", "user")}
+    return simulate_settings(
+        args.config, overrides,
+        llm=parse_options(args.llm, "--llm"),
+        agent_llm=parse_options(args.agent_llm, "--agent-llm"),
+        user_llm=parse_options(args.user_llm, "--user-llm"),
+        **roles,
+    )
+
+
+def parse_options(pairs: list[str], flag: str) -> dict:
+    """KEY=VALUE flags -> a mapping; VALUE is YAML (numbers, booleans, {mappings})."""
+    import yaml
+
+    from ..errors import ConfigError
+
+    options = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{flag} {pair}: expected KEY=VALUE, e.g. {flag} timeout_s=300")
+        try:
+            options[key.strip()] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{flag} {pair}: the value is not valid YAML ({getattr(e, 'problem', e)})") from None
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
+    from ..orchestrate import run_simulate
 
-    from ..simulate.intents_file import load_intents
-
-    config = load_config(args)
-    intents = load_intents(args.intents)
-    check_out_folder(args.out, "--out")  # before any model loads or server is asked
-    summary = asyncio.run(_simulate(args, config, intents))
+    settings = load_settings(args)
+    summary = run_simulate(settings, args.intents, args.out)
     return 0 if summary["missing"] == 0 else 1
 
 
 def check_out_folder(path: str, flag: str) -> None:
-    """Fail now, with one line, if `path` cannot be (or be used as) a folder; create nothing.
+    """Fail now, with one line, if `path` cannot be (or be used as) a folder (see orchestrate)."""
+    from ..orchestrate import check_out_folder as check
 
-    The stages create their folders late, after models load and servers answer: a bad path
-    found only then costs minutes and ends in an OSError traceback.
-    """
-    import os
-    from pathlib import Path
-
-    from ..errors import UserError
-
-    target = Path(path).expanduser()
-    if target.exists():
-        if not target.is_dir():
-            raise UserError(f"{flag} {path}: exists and is not a folder; pass a folder path")
-        return
-    parent = target.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UserError(f"{flag} {path}: cannot create it, {parent} is not a folder; pass another path")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{flag} {path}: cannot create it, {parent} is not writable; pass another path")
-
-
-def _model_spec(args: argparse.Namespace, role: str):
-    from ..simulate.models import ModelSpec
-
-    backend = getattr(args, f"{role}_backend")
-    model = getattr(args, f"{role}_model")
-    urls = getattr(args, f"{role}_base_url")
-    if role == "user":
-        backend = backend or args.agent_backend
-        model = model or args.agent_model
-        urls = urls or args.agent_base_url
-    parsed = tuple(u.strip() for u in urls.split(",") if u.strip()) if urls else (None,)
-    return ModelSpec(backend or "llama-cpp", model, parsed or (None,))
-
-
-async def _simulate(args: argparse.Namespace, config, intents) -> dict:
-    from ..execute import TOOL_SCHEMAS, WorkspacePool, run_tool
-    from ..simulate.episode import EpisodeSetup
-    from ..simulate.models import open_models
-    from ..simulate.runner import open_run, run_simulation
-
-    async with open_models(_model_spec(args, "agent"), _model_spec(args, "user")) as (agent_models, user_models):
-        run_dir, run_key = open_run(args.out, config, agent_models, user_models, intents_source=str(args.intents))
-        try:
-            # No more workspaces than episodes left to run: each costs a container start.
-            left = len({i.id for i in intents} - run_dir.trajectories.finished_intents())
-            size = max(1, min(config.concurrency, left))
-            async with WorkspacePool(size=size, run_id=_pool_id(args.out)) as pool:
-                setup = EpisodeSetup(
-                    agent_model=agent_models[0],
-                    user_model=user_models[0],
-                    config=config,
-                    tools=TOOL_SCHEMAS,
-                    run_tool=run_tool,
-                    sandbox_image=pool.image,
-                    workdir=pool.config.workdir,
-                )
-                return await run_simulation(intents, run_dir, run_key, agent_models, user_models, pool, setup)
-        finally:
-            run_dir.close()
-
-
-def _pool_id(out: str) -> str:
-    """Container names per run folder: a rerun after a kill replaces its own leftovers, nobody else's."""
-    import hashlib
-    import os
-
-    return "sim-" + hashlib.sha256(os.path.abspath(out).encode()).hexdigest()[:8]
+    check(path, flag)

@@ -1,7 +1,7 @@
 """The agent and user models of a run: one per server, checked to answer before any episode.
 
-The user side reuses the agent's model objects when both name the same backend, model and
-server (one embedded model loaded once, one connection pool per server).
+The user side reuses the agent's model objects when both name the same backend, model, server
+and client options (one embedded model loaded once, one connection pool per server).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import LLMConfig
 from ..errors import LLMError, UserError
 from ..llm.base import ChatModel, SamplingParams
 
@@ -20,6 +21,7 @@ class ModelSpec:
     backend: str
     model: str | None
     base_urls: tuple[str | None, ...] = (None,)  # None: the backend's default (embedded: in process)
+    options: LLMConfig | None = None  # client options (timeouts, extra_body, n_ctx, ...); None: the defaults
 
 
 async def check_answers(model: ChatModel, role: str, where: str | None) -> None:
@@ -37,14 +39,15 @@ async def check_answers(model: ChatModel, role: str, where: str | None) -> None:
 async def open_models(agent: ModelSpec, user: ModelSpec) -> AsyncIterator[tuple[list[ChatModel], list[ChatModel]]]:
     from ..llm import make_chat_model
 
-    made: dict[tuple[str, str | None, str | None], Any] = {}
+    made: dict[tuple[str, str | None, str | None, str], Any] = {}
 
     def build(spec: ModelSpec) -> list[ChatModel]:
         models = []
+        options = spec.options or LLMConfig()
         for url in spec.base_urls:
-            key = (spec.backend, spec.model, url)
+            key = (spec.backend, spec.model, url, options.model_dump_json())
             if key not in made:
-                made[key] = make_chat_model(spec.backend, spec.model, url)
+                made[key] = make_chat_model(spec.backend, spec.model, url, config=options)
             models.append(made[key])
         return models
 

@@ -157,3 +157,51 @@ def test_stats_of_a_damaged_shard_names_the_file(tmp_path, built, capsys):
     shard.write_bytes(b"not parquet")
     assert main(["stats", str(copy)]) == 2
     assert f"{shard}: not a readable parquet file" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the build runs the stages
+
+
+def standin_episode_server():
+    """A loopback stand-in OpenAI server for one-turn episodes: the agent (given tools) answers in
+    text, the simulator opens with one request. What is tested is the orchestration, not dialogue."""
+    from tests.llm.standin_server import Scripted, StandinServer, completion
+
+    user_turn = json.dumps({"completed": False, "query": "List the files, please.", "reason": "start", "is_success": False})
+    return StandinServer([lambda body: Scripted(completion("There are no files yet." if body.get("tools") else user_turn))])
+
+
+def write_intents(path, n):
+    from tests.simulate.scripted import make_intent
+
+    path.write_text("".join(make_intent(f"stage-{k}", "List the files in the workspace.").model_dump_json() + "\n"
+                            for k in range(n)))
+    return path
+
+
+@pytest.mark.docker
+def test_build_without_a_run_simulates_the_intents_in_process_and_resumes(tmp_path, sandbox_image, capsys):
+    intents = write_intents(tmp_path / "intents.jsonl", 2)
+    out = tmp_path / "ise-trace"
+    with standin_episode_server() as server:
+        argv = ["build", "--config", "demo", "--out", str(out), "--intents", str(intents), "--no-vendi", "--quiet",
+                "--backend", "openai", "--base-url", server.base_url, "--max-user-turns", "1"]
+        assert main(argv) == 0
+        assert "wrote" in capsys.readouterr().out and (out / "README.md").is_file()
+        ledger = tmp_path / "ise-trace-runs" / "demo" / "run" / "trajectories.jsonl"
+        assert len(ledger.read_text().splitlines()) == 2
+        asked = len(server.requests)
+        assert main(argv) == 0  # the rerun reuses the run: only the start-up check asks the model
+        assert len(server.requests) == asked + 1
+    assert len(ledger.read_text().splitlines()) == 2
+
+
+def test_a_stage_that_fails_is_one_line_naming_the_stage(tmp_path, intents_file, capsys):
+    closed = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+    code = main(["build", "--config", "demo", "--out", str(tmp_path / "ds"), "--intents", str(intents_file),
+                 "--backend", "openai", "--base-url", closed, "--quiet"])
+    assert code == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("ise-trace build: error: stage `ise-trace simulate`: agent model at") and closed in line
+    assert line.endswith("fix that, then rerun the same build: finished work is reused")
+    assert not (tmp_path / "ds").exists()

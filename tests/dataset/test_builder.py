@@ -58,3 +58,19 @@ def test_builder_intents_subset_and_overrides(builder_module, run_dir, intents_f
     ds = builder.as_dataset()
     assert sum(len(d) for d in ds.values()) == 70
     assert 20 < len(ds["test"]) < 50
+
+
+@pytest.mark.docker
+def test_builder_without_a_run_dir_runs_the_stages_through_the_orchestrator(builder_module, tmp_path, sandbox_image):
+    from tests.dataset.test_build_cli import standin_episode_server, write_intents
+
+    intents = write_intents(tmp_path / "intents.jsonl", 1)
+    with standin_episode_server() as server:
+        builder = builder_module.IseTrace(
+            config_name="demo", intents_file=str(intents), work_dir=str(tmp_path / "work"), backend="openai",
+            base_url=server.base_url, max_user_turns=1, cache_dir=str(tmp_path / "b"),
+        )
+        builder.download_and_prepare()
+    rows = [row for split in builder.as_dataset().values() for row in split]
+    assert [row["intent"]["id"] for row in rows] == ["stage-0"]
+    assert (tmp_path / "work" / "run" / "trajectories.jsonl").is_file()

@@ -129,3 +129,104 @@ def test_sigkill_then_rerun_records_every_intent_exactly_once(tmp_path, llm_serv
     left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=ise_trace.run={pool_id}"],
                           capture_output=True, text=True, check=True).stdout.split()
     assert left == []
+
+
+# --------------------------------------------------------------------------- LLM options of a run
+
+LLM_RECIPE = """\
+simulate:
+  max_user_turns: 1
+  max_agent_steps: 1
+  agent_top_p: 0.8
+  user_top_p: 0.6
+  user_temperature: 0.3
+llm:
+  timeout_s: 45
+  extra_body: {chat_template_kwargs: {enable_thinking: false}}
+user_llm:
+  timeout_s: 9
+"""
+
+
+def _settings(tmp_path: Path, recipe: str, *flags: str):
+    from ise_trace.cli import make_parser
+    from ise_trace.commands.simulate import load_settings
+
+    path = tmp_path / "recipe.yaml"
+    path.write_text(recipe)
+    args = make_parser().parse_args(["simulate", "--intents", "i.jsonl", "--out", "o", "--config", str(path), *flags])
+    return load_settings(args)
+
+
+def test_llm_sections_and_flags_set_each_roles_client_options(tmp_path):
+    s = _settings(tmp_path, LLM_RECIPE, "--agent-llm", "timeout_s=300", "--llm", "max_retries=1",
+                  "--agent-backend", "openai", "--agent-base-url", "http://a:1/v1,http://b:1/v1", "--agent-top-p", "0.7")
+    thinking_off = {"chat_template_kwargs": {"enable_thinking": False}}
+    assert (s.agent.options.timeout_s, s.user.options.timeout_s) == (300, 9)  # flag > role section > llm
+    assert s.agent.options.extra_body == s.user.options.extra_body == thinking_off
+    assert s.agent.options.max_retries == s.user.options.max_retries == 1
+    assert (s.config.agent_top_p, s.config.user_top_p, s.config.user_temperature) == (0.7, 0.6, 0.3)
+    # The user takes the agent's backend and servers unless told otherwise.
+    assert s.user.backend == "openai" and s.user.base_urls == ("http://a:1/v1", "http://b:1/v1")
+    assert s.agent.spec().options is s.agent.options
+
+
+def test_a_recipes_llm_section_may_name_the_server(tmp_path):
+    s = _settings(tmp_path, "agent_llm:\n  backend: openai\n  base_url: http://gpu:8000/v1\n  model: Qwen/Qwen3-8B\n"
+                            "user_llm:\n  n_ctx: 4096\n")
+    assert (s.agent.backend, s.agent.base_urls, s.agent.model) == ("openai", ("http://gpu:8000/v1",), "Qwen/Qwen3-8B")
+    assert (s.user.backend, s.user.model) == ("openai", "Qwen/Qwen3-8B") and s.user.options.n_ctx == 4096
+
+
+@pytest.mark.parametrize(("recipe", "flags", "needle"), [
+    ("agent_llm:\n  timeout: 3\n", [], "recipe.yaml: section 'agent_llm': field 'timeout': Extra inputs"),
+    ("llm: 3\n", [], "recipe.yaml: field 'llm': expected a mapping"),
+    ("simulate:\n  agent_top_p: 2\n", [], "field 'agent_top_p'"),
+    ("", ["--user-llm", "bogus=1"], "--user-llm: field 'bogus': Extra inputs are not permitted"),
+    ("", ["--llm", "timeout_s"], "--llm timeout_s: expected KEY=VALUE"),
+    ("", ["--agent-llm", "extra_body={a: [1"], "--agent-llm extra_body={a: [1: the value is not valid YAML"),
+])
+def test_bad_llm_options_name_the_section_or_flag(tmp_path, recipe, flags, needle):
+    from ise_trace.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        _settings(tmp_path, recipe, *flags)
+    assert needle in str(e.value)
+
+
+def test_bad_llm_option_is_one_line_from_the_cli(tmp_path):
+    p = subprocess.run([*CLI, "--intents", str(_intents(tmp_path, 1)), "--out", str(tmp_path / "out"),
+                        "--agent-llm", "timeout_s=soon"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2
+    [line] = p.stderr.strip().splitlines()
+    assert line.startswith("ise-trace simulate: error: --agent-llm: field 'timeout_s': Input should be a valid number")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.docker
+def test_recipe_extra_body_and_sampling_reach_every_request_standin(tmp_path, sandbox_image):
+    """A real `ise-trace simulate` run against a loopback stand-in server that records each request."""
+    from tests.llm.standin_server import Scripted, StandinServer, completion
+
+    user_turn = json.dumps({"completed": False, "query": "List the files, please.", "reason": "start", "is_success": False})
+
+    def reply(body):  # the agent is given tools; the simulator and the start-up check are not
+        return Scripted(completion("There are no files yet." if body.get("tools") else user_turn))
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(LLM_RECIPE)
+    with StandinServer([reply]) as server:
+        p = subprocess.run([*CLI, "--intents", str(_intents(tmp_path, 1)), "--out", str(tmp_path / "run"),
+                            "--config", str(recipe), "--agent-backend", "openai", "--agent-base-url", server.base_url,
+                            "--time-budget-s", "60"], capture_output=True, text=True, timeout=180)
+        requests = list(server.requests)
+    assert p.returncode == 0, p.stderr
+    [record] = [Trajectory.model_validate_json(line) for line in _lines(tmp_path / "run" / "trajectories.jsonl")]
+    agent = [r for r in requests if r.get("tools")]
+    user = [r for r in requests if not r.get("tools") and "Reply with OK." not in json.dumps(r["messages"])]
+    assert agent and user, requests
+    for r in requests:
+        assert r["chat_template_kwargs"] == {"enable_thinking": False}, r
+    assert {r["top_p"] for r in agent} == {0.8}
+    assert {(r["top_p"], r["temperature"]) for r in user} == {(0.6, 0.3)}
+    assert record.stats.user_turns == 1
