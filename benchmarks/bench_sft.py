@@ -28,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "sft"))  # sft/sft_data.py, beside train.py
 
 # Qwen3 sizes from the published configs (hidden, intermediate, layers, heads, kv heads)
 SIZES = {"0.6b": (1024, 3072, 28, 16, 8), "1.7b": (2048, 6144, 28, 16, 8), "4b": (2560, 9728, 36, 32, 8), "8b": (4096, 12288, 36, 32, 8)}
@@ -133,7 +134,7 @@ def trl_defaults(model, model_dir: Path, dataset: Path, out: Path, steps: int, c
     from transformers import AutoTokenizer
     from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
-    from ise_trace.sft_data import SFTScriptArguments, load_split
+    from sft_data import SFTScriptArguments, load_split
 
     raw = load_split(SFTScriptArguments(dataset_name=str(dataset)), "train")
     raw = raw.filter(lambda o: o["status"] == "success", input_columns=["outcome"]).select_columns(["messages", "tools"])

@@ -28,11 +28,17 @@ import os
 import sys
 from pathlib import Path
 
+# sft_data.py (the data preparation) lives beside this script: importable however the script is
+# started (python/accelerate put this folder first on sys.path; tests and benchmarks load it by path).
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
 
 def make_parser():
     from trl import ModelConfig, SFTConfig, TrlParser
 
-    from ise_trace.sft_data import SFTScriptArguments
+    from sft_data import SFTScriptArguments
 
     return TrlParser((SFTScriptArguments, SFTConfig, ModelConfig))
 
@@ -78,7 +84,7 @@ def check_model(model_args, trust_remote_code: bool) -> None:
     from transformers import AutoConfig
 
     from ise_trace.errors import ConfigError
-    from ise_trace.sft_data import HUB_ID
+    from sft_data import HUB_ID
 
     name = model_args.model_name_or_path
     if not name:
@@ -104,7 +110,7 @@ def build_trainer(script_args, training_args, model_args, model=None):
     from transformers import AutoTokenizer
     from trl import SFTTrainer, get_peft_config
 
-    from ise_trace import sft_data
+    import sft_data
     from ise_trace.errors import ConfigError
 
     state = PartialState()

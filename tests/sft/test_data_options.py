@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ise_trace.sft_data import (
+from sft_data import (
     IGNORE_INDEX,
     SFTScriptArguments,
     first_user_turns,
@@ -145,7 +145,7 @@ def test_verified_outcomes_keep_only_trajectories_whose_checks_passed(tmp_path, 
     from trl.chat_template_utils import qwen3_training_chat_template
 
     from ise_trace.schemas import CheckResult, Verification
-    from ise_trace.sft_data import SFTDataError
+    from sft_data import SFTDataError
     from tests.sft.conftest import load_script
 
     tiny_mod = load_script("tiny")

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ise_trace.sft_data import IGNORE_INDEX, SFTScriptArguments, load_split, normalise_messages, normalise_tools
+from sft_data import IGNORE_INDEX, SFTScriptArguments, load_split, normalise_messages, normalise_tools
 
 from .launch import tiny_args
 

@@ -1,7 +1,8 @@
 """ise-trace trajectories -> token ids and labels for TRL's `SFTTrainer`.
 
-`sft/train.py` keeps to the TRL script shape; everything between the dataset and the trainer
-lives here so it can be tested on a CPU: loading a built folder or a Hub revision with clear
+`sft/train.py` keeps to the TRL script shape and imports this module from beside itself
+(`import sft_data`; the scripts' folder is on sys.path); everything between the dataset and the
+trainer lives here so it can be tested on a CPU: loading a built folder or a Hub revision with clear
 errors, keeping successful trajectories, the paper's first-N-user-turns ablation, rendering
 `messages` + `tools` through the chat template with the assistant mask, and the max-length
 policy with a report of what it cut or dropped.
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from ise_trace.errors import UserError
 
 IGNORE_INDEX = -100  # label of a token that carries no loss (PyTorch's cross-entropy default)
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
