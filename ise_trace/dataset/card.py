@@ -14,10 +14,11 @@ from typing import Any
 
 from ..config import BuildConfig
 from ..errors import UserError, where
+from ..resources import resource
 from .statistics import CorpusStats
 
-# Repo root when running from a checkout; `--card-template` points elsewhere for installed copies.
-DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "dataset_card.md"
+# The wheel's packaged copy, or dataset_card.md of a checkout; `--card-template` points elsewhere.
+DEFAULT_TEMPLATE = resource("dataset_card.md")
 
 CONFIGS = ("trajectories", "intents")
 DEFAULT_CONFIG = "trajectories"
@@ -170,7 +171,7 @@ def check_template(path: Path) -> None:
 
     if not path.is_file():
         raise CardTemplateError(
-            f"{path}: card template not found; restore dataset_card.md from the ise-trace sources "
+            f"{path}: card template not found; restore dataset_card.md (reinstall ise-trace) "
             f"or pass --card-template PATH"
         )
     try:

@@ -9,15 +9,16 @@ from typing import Any
 
 from ..config import EvalConfig
 from ..errors import UserError
+from ..resources import resource
 from .harness import TrialResult
 
-METRIC_DIR = Path(__file__).resolve().parents[2] / "eval" / "claw_eval"
+METRIC_DIR = resource("eval/claw_eval")  # the wheel's packaged copy, or eval/claw_eval of a checkout
 
 
 def load_metric():
     """The ClawEval `evaluate` metric, loaded from the local folder (never from the Hub)."""
     if not (METRIC_DIR / "claw_eval.py").is_file():
-        raise UserError(f"{METRIC_DIR}: the ClawEval metric folder is missing; reinstall ise-trace from its source tree")
+        raise UserError(f"{METRIC_DIR}: the ClawEval metric folder is missing; reinstall ise-trace (its wheel ships it)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import evaluate
 

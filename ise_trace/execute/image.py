@@ -28,13 +28,16 @@ DEFINITION_FILES = ("Dockerfile", "packages.txt", "workspace_daemon.py")
 
 
 def sandbox_dir() -> Path:
-    """The folder holding the image definition (overridable for installed copies)."""
+    """The folder holding the image definition: the wheel's packaged copy, `sandbox/` of a
+    checkout, or ISE_TRACE_SANDBOX_DIR (an edited definition)."""
+    from ..resources import resource
+
     env = os.environ.get("ISE_TRACE_SANDBOX_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "sandbox"
+    path = Path(env) if env else resource("sandbox")
     if not (path / "Dockerfile").is_file():
         raise SandboxError(
-            f"{path}: the sandbox definition (Dockerfile) is missing; run from an ise-trace "
-            "checkout or set ISE_TRACE_SANDBOX_DIR to its sandbox/ folder"
+            f"{path}: the sandbox definition (Dockerfile) is missing; reinstall ise-trace (its wheel "
+            "ships it) or set ISE_TRACE_SANDBOX_DIR to a sandbox/ folder"
         )
     return path
 
