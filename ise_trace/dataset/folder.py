@@ -3,6 +3,10 @@
 Everything goes into a temporary folder beside the target, which replaces the target only when
 the whole build succeeded (`fsio.atomic_dir`): a failed or interrupted build leaves the previous
 folder as it was and nothing half-written.
+
+The ledger is read in bounded chunks straight into Arrow (`fast_rows`, the default); the record
+path (one pydantic object per line, `reader="records"`) gives the same rows and is what the fast
+path falls back to, chunk by chunk, for anything it does not take.
 """
 
 from __future__ import annotations
@@ -51,14 +55,25 @@ class ProvenanceSummary:
 
     def add(self, t: Trajectory) -> None:
         p = t.provenance
-        self.agent_models[p.agent_model] += 1
-        self.user_models[p.user_model] += 1
-        self.sandbox_images[p.sandbox_image] += 1
-        self.versions[p.ise_trace_version] += 1
-        for k, v in p.prompt_versions.items():
+        self.add_values(p.agent_model, p.user_model, p.sandbox_image, p.ise_trace_version, p.prompt_versions, p.created_at)
+
+    def add_values(
+        self,
+        agent_model: str,
+        user_model: str,
+        sandbox_image: str,
+        ise_trace_version: str,
+        prompt_versions: dict[str, str],
+        created_at: str,
+    ) -> None:
+        self.agent_models[agent_model] += 1
+        self.user_models[user_model] += 1
+        self.sandbox_images[sandbox_image] += 1
+        self.versions[ise_trace_version] += 1
+        for k, v in prompt_versions.items():
             self.prompt_versions.setdefault(k, set()).add(v)
-        self.first = min(self.first or p.created_at, p.created_at)
-        self.last = max(self.last or p.created_at, p.created_at)
+        self.first = min(self.first or created_at, created_at)
+        self.last = max(self.last or created_at, created_at)
 
     def table(self) -> dict[str, str]:
         def names(c: Counter) -> str:
@@ -88,6 +103,36 @@ def _count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
+READERS = ("fast", "records")
+
+
+@dataclass
+class _IntentFacts:
+    """What the statistics read of an intent (`StatsAccumulator.add_intent`)."""
+
+    id: str
+    text: str
+    has_task: bool
+
+
+@dataclass
+class _IntentRows:
+    """The intents the trajectories pursued, first occurrence of each id, kept as Arrow rows."""
+
+    ids: set[str] = field(default_factory=set)
+    tables: list = field(default_factory=list)  # pyarrow.Tables in the intents config's storage schema
+
+    def add(self, intent, intent_ids: list[str]) -> None:
+        import pyarrow as pa
+
+        keep = []
+        for intent_id in intent_ids:
+            keep.append(intent_id not in self.ids)
+            self.ids.add(intent_id)
+        if any(keep):
+            self.tables.append(pa.Table.from_struct_array(intent.filter(pa.array(keep))))
+
+
 @dataclass
 class _TrajectoryPass:
     """What one pass over the ledger gathers besides the shards it writes."""
@@ -95,11 +140,24 @@ class _TrajectoryPass:
     splits: dict[str, SplitInfo]
     stats: StatsAccumulator
     provenance: ProvenanceSummary
-    intents: dict[str, Intent]
+    intents: dict[str, Intent] | _IntentRows
     duplicates: int
 
 
+def _ledger_fix(run: RunDir) -> str:
+    """What `RunDir.trajectories` tells the user to do about a bad line."""
+    return (
+        "it is not a trajectory as ise-trace writes them (another tool or version, or an edit): "
+        f"remove that line and rerun `ise-trace simulate --out {run.path}` to simulate its intent again"
+    )
+
+
+def _no_trajectories(run: RunDir) -> LedgerError:
+    return LedgerError(f"{run.trajectories_file}: no trajectories yet; let `ise-trace simulate` finish some, then build")
+
+
 def _write_trajectories(run: RunDir, folder: Path, build: BuildConfig, show_progress: bool) -> _TrajectoryPass:
+    """The record path: one validated pydantic object per line."""
     writer = ShardedWriter(folder, trajectory_features(), int(build.max_shard_mb * MIB))
     acc, prov = StatsAccumulator(), ProvenanceSummary()
     intents: dict[str, Intent] = {}
@@ -122,8 +180,119 @@ def _write_trajectories(run: RunDir, folder: Path, build: BuildConfig, show_prog
     if progress:
         progress.close()
     if not seen:
-        raise LedgerError(f"{run.trajectories_file}: no trajectories yet; let `ise-trace simulate` finish some, then build")
+        raise _no_trajectories(run)
     return _TrajectoryPass(writer.close(), acc, prov, intents, duplicates)
+
+
+def _write_trajectories_fast(
+    run: RunDir, folder: Path, build: BuildConfig, show_progress: bool, chunk_bytes: int | None = None
+) -> _TrajectoryPass:
+    """The fast path: the ledger in bounded chunks straight into Arrow, the same rows and figures."""
+    import pyarrow as pa
+
+    from .fast_rows import CHUNK_BYTES, FastReader
+
+    writer = ShardedWriter(folder, trajectory_features(), int(build.max_shard_mb * MIB))
+    acc, prov, intents = StatsAccumulator(), ProvenanceSummary(), _IntentRows()
+    seen: set[str] = set()
+    duplicates = 0
+    progress = Progress(total=_count_lines(run.trajectories_file), label="build") if show_progress else None
+    reader = FastReader(run.trajectories_file, fix=_ledger_fix(run), chunk_bytes=chunk_bytes or CHUNK_BYTES)
+    for batch in reader.batches():
+        table, versions = batch.table, batch.prompt_versions
+        keep = []
+        for tid in table.column("id").to_pylist():  # a resumed run may have written a record twice: keep the first
+            keep.append(tid not in seen)
+            seen.add(tid)
+        dropped = keep.count(False)
+        if dropped:
+            duplicates += dropped
+            table = table.filter(pa.array(keep))
+            versions = [v for v, k in zip(versions, keep) if k]
+            if progress:
+                progress.update(ok=False, n=dropped, duplicates=duplicates)
+        if not table.num_rows:
+            continue
+        intent = table.column("intent").combine_chunks()
+        intent_ids = intent.field("id").to_pylist()
+        splits = [split_of(i, build.validation_fraction, build.test_fraction) for i in intent_ids]
+        for split in SPLITS:
+            mask = [s == split for s in splits]
+            if any(mask):
+                writer.add_table(split, table.filter(pa.array(mask)))
+        for summary in _summaries(table, intent_ids):
+            acc.add(summary)
+        _add_provenance(prov, table, versions)
+        intents.add(intent, intent_ids)
+        if progress:
+            progress.update(n=table.num_rows)
+    if progress:
+        progress.close()
+    if not seen:
+        raise _no_trajectories(run)
+    return _TrajectoryPass(writer.close(), acc, prov, intents, duplicates)
+
+
+def _list_offsets(lst) -> list[int]:
+    """Offsets of a ListArray into its `flatten()`ed values (null entries are empty)."""
+    offsets = lst.offsets.to_numpy()
+    return (offsets - offsets[0]).tolist()
+
+
+def _summaries(table, intent_ids: list[str]):
+    """`TrajectorySummary.of` for every row of an Arrow table of trajectories."""
+    intent = table.column("intent").combine_chunks()
+    domains = intent.field("domains")
+    domain_names, domain_off = domains.flatten().field("name").to_pylist(), _list_offsets(domains)
+    messages = table.column("messages").combine_chunks()
+    msg_off = _list_offsets(messages)
+    tool_calls = messages.flatten().field("tool_calls")
+    call_off = _list_offsets(tool_calls)
+    call_names = tool_calls.flatten().field("function").field("name").to_pylist()
+    outcome, stats = table.column("outcome").combine_chunks(), table.column("stats").combine_chunks()
+    columns = {name: stats.field(name).to_pylist() for name in (
+        "user_turns", "dialogue_turns", "tool_calls", "unique_tools", "failed_calls", "recovered_calls", "drift_turns"
+    )}  # fmt: skip
+    complexity, status = intent.field("complexity").to_pylist(), outcome.field("status").to_pylist()
+    verified = table.column("verification").combine_chunks().field("passed").to_pylist()
+    for r, intent_id in enumerate(intent_ids):
+        yield TrajectorySummary(
+            intent_id=intent_id,
+            complexity=complexity[r],
+            domains=domain_names[domain_off[r] : domain_off[r + 1]],
+            status=status[r],
+            tools=call_names[call_off[msg_off[r]] : call_off[msg_off[r + 1]]],
+            verified=verified[r],
+            **{name: values[r] for name, values in columns.items()},
+        )
+
+
+def _add_provenance(prov: ProvenanceSummary, table, versions: list[dict[str, str]]) -> None:
+    p = table.column("provenance").combine_chunks()
+    names = ("agent_model", "user_model", "sandbox_image", "ise_trace_version")
+    columns = [p.field(n).to_pylist() for n in names]
+    created = p.field("created_at").to_pylist()
+    for r, pv in enumerate(versions):
+        prov.add_values(*(c[r] for c in columns), pv, created[r])
+
+
+def _write_intent_rows(rows: _IntentRows, folder: Path, build: BuildConfig, acc: StatsAccumulator) -> dict[str, SplitInfo]:
+    """The intents config from the Arrow rows of the trajectories' intents, in first-seen order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    writer = ShardedWriter(folder, intent_features(), int(build.max_shard_mb * MIB))
+    for table in rows.tables:
+        ids, texts = table.column("id").to_pylist(), table.column("text").to_pylist()
+        n_checks = pc.fill_null(pc.list_value_length(table.column("checks")), 0).to_pylist()
+        for i, text, n in zip(ids, texts, n_checks):
+            acc.add_intent(_IntentFacts(i, text, n > 0))  # Intent.has_task: bool(checks)
+        splits = [split_of(i, build.validation_fraction, build.test_fraction) for i in ids]
+        for split in SPLITS:
+            mask = [s == split for s in splits]
+            if any(mask):
+                writer.add_table(split, table.filter(pa.array(mask)))
+    return writer.close()
 
 
 def _write_intents(intents: dict[str, Intent], folder: Path, build: BuildConfig, acc: StatsAccumulator) -> dict[str, SplitInfo]:
@@ -142,8 +311,15 @@ def build_folder(
     intents_file: str | Path | None = None,
     template: Path = DEFAULT_TEMPLATE,
     show_progress: bool = True,
+    reader: str = "fast",
 ) -> BuildResult:
-    """Build the dataset folder `out` from a run directory (and optionally the intents file)."""
+    """Build the dataset folder `out` from a run directory (and optionally the intents file).
+
+    `reader` is how the ledger is read: "fast" (chunks straight into Arrow) or "records" (one
+    pydantic object per line, the reference path); both write the same rows, statistics and card.
+    """
+    if reader not in READERS:
+        raise ConfigError(f"reader {reader!r}: expected one of {', '.join(READERS)}")
     if build.validation_fraction + build.test_fraction >= 1:
         raise ConfigError("validation_fraction + test_fraction must leave some intents for train (sum < 1)")
     check_template(template)
@@ -151,7 +327,8 @@ def build_folder(
     out = Path(out)
 
     with atomic_dir(out) as tmp:
-        traj = _write_trajectories(run, tmp / "data" / "trajectories", build, show_progress)
+        write = _write_trajectories_fast if reader == "fast" else _write_trajectories
+        traj = write(run, tmp / "data" / "trajectories", build, show_progress)
         # The intents config holds every intent given (also those without a trajectory), or, with
         # no intents file, the intents the trajectories pursued.
         intents = traj.intents
@@ -159,7 +336,10 @@ def build_folder(
             intents = {}
             for intent in read_intents(intents_file):
                 intents.setdefault(intent.id, intent)
-        intent_splits = _write_intents(intents, tmp / "data" / "intents", build, traj.stats)
+        if isinstance(intents, _IntentRows):
+            intent_splits = _write_intent_rows(intents, tmp / "data" / "intents", build, traj.stats)
+        else:
+            intent_splits = _write_intents(intents, tmp / "data" / "intents", build, traj.stats)
 
         stats = traj.stats.result(
             failures=run.failure_count(),

@@ -1,7 +1,7 @@
 """Parquet shards of bounded size, named as the Hub expects: `<split>-NNNNN-of-NNNNN-<fp>.parquet`.
 
-Rows are buffered a batch at a time per split and streamed into the current shard; a shard is
-closed when its Arrow size passes the bound. The final count and the fingerprint are only known at
+Rows (Python dicts, or Arrow tables from the fast ledger reader) are buffered a batch at a time per
+split and streamed into the current shard; a shard is closed when its Arrow size passes the bound. The final count and the fingerprint are only known at
 the end, so shards are written under provisional names and renamed once their split is closed.
 
 Why the fingerprint `<fp>` (a hash of the split's bytes): `datasets` caches a local folder's
@@ -68,6 +68,53 @@ def storage_schema(schema):
     return pa.schema([f.with_type(storage_type(f.type)) for f in schema], metadata=schema.metadata)
 
 
+def _fresh(table):
+    """`table` laid out as `Table.from_pylist` lays it out: one chunk from offset 0, and a
+    validity bitmap only on arrays that hold a null.
+
+    `num_bytes` in the card is the Arrow size of the rows, and Arrow counts what a layout
+    carries: a slice's bitmaps from the byte its offset falls in, and the all-valid bitmaps that
+    a filter or a JSON reader leaves. Rows from any path then report the same size.
+    """
+    import pyarrow as pa
+
+    table = table.combine_chunks()
+    if any(c.num_chunks and c.chunk(0).offset for c in table.columns):
+        import pyarrow.compute as pc
+
+        table = pc.take(table, list(range(table.num_rows))).combine_chunks()
+    columns = [_without_empty_bitmaps(c.chunk(0)) if c.num_chunks else c for c in table.columns]
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def _without_empty_bitmaps(arr):
+    import pyarrow as pa
+
+    t = arr.type  # a storage type: no extension types here
+    if pa.types.is_struct(t):
+        children = [_without_empty_bitmaps(arr.field(i)) for i in range(t.num_fields)]
+    elif pa.types.is_list(t) or pa.types.is_large_list(t):
+        children = [_without_empty_bitmaps(arr.values)]
+    else:
+        children = None
+    own = _own_buffers(arr)
+    if arr.null_count == 0:
+        own = [None, *own[1:]]
+    return pa.Array.from_buffers(t, len(arr), own, null_count=arr.null_count, offset=arr.offset, children=children)
+
+
+def _own_buffers(arr) -> list:
+    """The buffers of `arr` itself, without those of its children (`Array.buffers()` lists all)."""
+    import pyarrow as pa
+
+    t = arr.type
+    if pa.types.is_struct(t):
+        return arr.buffers()[:1]
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return arr.buffers()[:2]
+    return arr.buffers()
+
+
 @dataclass
 class _SplitWriter:
     folder: Path
@@ -82,21 +129,47 @@ class _SplitWriter:
     _writer: Any = None
     _shard_bytes: int = 0
     _batch_rows: int = FIRST_BATCH_ROWS
+    tables: list[Any] = field(default_factory=list)  # pyarrow.Tables in the storage schema, not yet written
+    _table_rows: int = 0
 
     def add(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
         if len(self.rows) >= self._batch_rows:
             self._flush()
 
+    def add_table(self, table) -> None:
+        """Rows already in Arrow (storage schema), written in the same batches as `add` makes."""
+        import pyarrow as pa
+
+        if self.rows:
+            self._flush()
+        self.tables.append(table)
+        self._table_rows += table.num_rows
+        while self._table_rows >= self._batch_rows:
+            pending = pa.concat_tables(self.tables)
+            n = self._batch_rows
+            rest = pending.slice(n)
+            self.tables, self._table_rows = ([rest] if rest.num_rows else []), rest.num_rows
+            self._write(_fresh(pending.slice(0, n)).cast(self.schema))
+
     def _flush(self) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
+        if self.tables:
+            pending, self.tables, self._table_rows = pa.concat_tables(self.tables), [], 0
+            self._write(_fresh(pending).cast(self.schema))
         if not self.rows:
             return
         # pyarrow builds extension types (Json) from Python objects only via their storage type
         table = pa.Table.from_pylist(self.rows, schema=self.storage_schema).cast(self.schema)
         self.rows = []
+        self._write(table)
+
+    def _write(self, table) -> None:
+        import pyarrow.parquet as pq
+
+        if not table.num_rows:
+            return
         if self._writer is None:
             path = self.folder / f".{self.split}-{len(self.shards):05d}.partial.parquet"
             self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
@@ -144,12 +217,19 @@ class ShardedWriter:
         self._schema = self.features.arrow_schema
 
     def add(self, split: str, row: dict[str, Any]) -> None:
+        self._split(split).add(row)
+
+    def _split(self, split: str) -> _SplitWriter:
         w = self._splits.get(split)
         if w is None:
             w = self._splits[split] = _SplitWriter(
                 self.folder, split, self._schema, storage_schema(self._schema), self.max_shard_bytes
             )
-        w.add(row)
+        return w
+
+    def add_table(self, split: str, table) -> None:
+        """Rows of one split as a pyarrow.Table in the storage schema (`Json()` fields as strings)."""
+        self._split(split).add_table(table)
 
     def add_all(self, items: Iterable[tuple[str, dict[str, Any]]]) -> None:
         for split, row in items:
