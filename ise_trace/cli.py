@@ -18,7 +18,7 @@ from . import __version__
 from .errors import UserError
 
 # Order is the order shown in --help. A module that is not there yet is simply not offered.
-COMMANDS = ["demo", "intents", "simulate", "build", "stats", "push", "sandbox", "serve", "eval", "export"]
+COMMANDS = ["demo", "intents", "simulate", "build", "view", "stats", "push", "sandbox", "serve", "eval", "export"]
 
 
 def make_parser() -> argparse.ArgumentParser:
