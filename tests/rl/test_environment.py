@@ -3,7 +3,6 @@ tools in the live workspace, rewards from the task's checks, isolation between r
 
 from __future__ import annotations
 
-import inspect
 
 import pytest
 

@@ -72,10 +72,10 @@ def test_tiny_grpo_run_trains_two_steps_with_rewards_from_the_checks(tiny_rl, tm
     assert all(x["tool_calls"] >= 1 for x in done if x["reward"] == 1.0)
     assert (out / "model.safetensors").is_file()
 
-    leaked = subprocess.run(["docker", "ps", "-aq", "--filter", "label=ise_trace.run"], capture_output=True, text=True)
-    names = subprocess.run(["docker", "inspect", "-f", "{{.Name}}", *leaked.stdout.split()], capture_output=True,
-                           text=True).stdout if leaked.stdout.split() else ""
-    assert "-rl-" not in names  # the run's workspaces went with it (ours are named ise-trace-rl-...)
+    # The run's workspaces went with it (RL workspaces are named ise-trace-rl-...; this session's own stay).
+    listed = subprocess.run(["docker", "ps", "-a", "--filter", "label=ise_trace.run", "--format",
+                             '{{.Label "ise_trace.owner_pid"}} {{.Names}}'], capture_output=True, text=True).stdout
+    assert [x for x in listed.splitlines() if "-rl-" in x and x.split()[0] != str(os.getpid())] == []
 
 
 def test_unknown_recipe_key_is_one_line_naming_file_and_line(tmp_path):
