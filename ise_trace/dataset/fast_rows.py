@@ -33,7 +33,9 @@ import io
 import json
 import logging
 import re
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,8 @@ from .shards import storage_schema
 
 log = logging.getLogger(__name__)
 
-CHUNK_BYTES = 16 * 1024 * 1024  # whole lines per chunk: the most the fast path holds at once
+CHUNK_BYTES = 8 * 1024 * 1024  # whole lines per chunk (a paper-sized trajectory is ~37 KB)
+READ_AHEAD = 1  # chunks turned into rows ahead of the one being written
 PARSE_BLOCK_BYTES = 1 << 20  # pyarrow parses blocks of this size in parallel
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # == features._json
@@ -112,18 +115,33 @@ class FastReader:
         self._parse_schema = _parse_schema(self._schema)
 
     def batches(self) -> Iterator[RowBatch]:
-        for first_line, chunk in _chunks(self.path, self.chunk_bytes):
-            self.max_chunk_bytes_seen = max(self.max_chunk_bytes_seen, len(chunk))
-            if chunk.endswith(b"\n"):
-                try:
-                    table, versions = _fast_table(chunk, self._parse_schema, self._schema, self._tools_cache)
-                except _Slow:
-                    pass
-                else:
-                    yield RowBatch(table, first_line, versions, fast=True)
-                    continue
-            self.slow_chunks += 1
-            yield self._record_batch(first_line, chunk)
+        """The ledger's rows in order, a chunk at a time.
+
+        One worker thread turns the next chunk into rows while the caller writes the current one
+        (numpy, pyarrow and the parquet writer release the GIL), so at most `READ_AHEAD + 1`
+        chunks are in memory at once. An error in a chunk is raised when its turn comes, after
+        every row before it.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-reader") as pool:
+            pending: deque = deque()
+            for first_line, chunk in _chunks(self.path, self.chunk_bytes):
+                self.max_chunk_bytes_seen = max(self.max_chunk_bytes_seen, len(chunk))
+                pending.append(pool.submit(self._batch, first_line, chunk))
+                if len(pending) > READ_AHEAD:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    def _batch(self, first_line: int, chunk: bytes) -> RowBatch:
+        if chunk.endswith(b"\n"):
+            try:
+                table, versions = _fast_table(chunk, self._parse_schema, self._schema, self._tools_cache)
+            except _Slow:
+                pass
+            else:
+                return RowBatch(table, first_line, versions, fast=True)
+        self.slow_chunks += 1
+        return self._record_batch(first_line, chunk)
 
     def _record_batch(self, first_line: int, chunk: bytes) -> RowBatch:
         """The chunk line by line through `records.validate`, as `RunDir.trajectories` reads it."""
@@ -255,6 +273,7 @@ class _Structure:
         if len(self.newlines):
             if np.any(self.depth_at(self.newlines) != 0) or np.any(np.searchsorted(q, self.newlines) % 2):
                 raise _Slow("a line does not close its brackets or strings")
+        self._keys = None
         closers = np.flatnonzero(~opening)
         self._m = len(br) + 1
         self._closer_keys = np.sort(self.depth[closers] * self._m + closers)
@@ -265,6 +284,26 @@ class _Structure:
         A key is a string followed by `:` (compact, or with one space either side, as JSON writers
         put it); a key written with escapes is not matched, and the checks that need it fail.
         """
+        if self._keys is None:
+            self._keys = self._key_table()
+        opens, value, length, head = self._keys
+        a = self.a
+        codes = np.unique([_head(name) for name in names])
+        at = np.minimum(np.searchsorted(codes, head), len(codes) - 1)
+        cand = np.flatnonzero(codes[at] == head)  # keys whose first 8 bytes are those of a name
+        found = []
+        for i, name in enumerate(names):
+            sel = cand[(head[cand] == _head(name)) & (length[cand] == len(name))]
+            if len(sel) and len(name) > 8:
+                rest = a[opens[sel, None] + 9 + np.arange(len(name) - 8)] == np.frombuffer(name[8:], np.uint8)
+                sel = sel[np.all(rest, axis=1)]
+            found.append((np.full(len(sel), i), opens[sel], value[sel]))
+        which, at, value = (np.concatenate(x) for x in zip(*found))
+        order = np.argsort(at, kind="stable")
+        return which[order], at[order], value[order]
+
+    def _key_table(self):
+        """Every object key of the chunk: (position, position of its value, length, first 8 bytes)."""
         a, n = self.a, len(self.a)
         opens, closes = self.quotes[0::2], self.quotes[1::2]
         colon = np.minimum(closes + 1, n - 1)
@@ -273,19 +312,12 @@ class _Structure:
         opens, closes, value = opens[key], closes[key], np.minimum(colon[key] + 1, n - 1)
         value = np.minimum(np.where(a[value] == 32, value + 1, value), n - 1)
         length = closes - opens - 1
-        # the first 8 bytes of each key as one integer, bytes past its end cleared
-        head = a[np.minimum(opens[:, None] + 1 + np.arange(8), n - 1)].copy().view(np.uint64)[:, 0]
+        # the first 8 bytes of each key as one integer, bytes past its end cleared (a key shorter
+        # than 4 bytes in the last 8 of the chunk reads other bytes: no name is that short)
+        windows = np.lib.stride_tricks.as_strided(a, shape=(max(n - 7, 1), 8), strides=(1, 1))
+        head = windows[np.minimum(opens + 1, max(n - 8, 0))].view(np.uint64)[:, 0]
         head &= _HEAD_MASKS[np.minimum(length, 8)]
-        found = []
-        for i, name in enumerate(names):
-            sel = np.flatnonzero((head == _head(name)) & (length == len(name)))
-            if len(sel) and len(name) > 8:
-                rest = a[opens[sel, None] + 9 + np.arange(len(name) - 8)] == np.frombuffer(name[8:], np.uint8)
-                sel = sel[np.all(rest, axis=1)]
-            found.append((np.full(len(sel), i), opens[sel], value[sel]))
-        which, at, value = (np.concatenate(x) for x in zip(*found))
-        order = np.argsort(at, kind="stable")
-        return which[order], at[order], value[order]
+        return opens, value, length, head
 
     def opens_string(self, p: np.ndarray) -> np.ndarray:
         i = np.searchsorted(self.quotes, p)
@@ -400,18 +432,23 @@ def _decode(adapter, spans: list[bytes]) -> list:
         raise _Slow("a Json() value pydantic rejects") from None
 
 
-def _json_column(chunk: bytes, starts: np.ndarray, ends: np.ndarray, adapter) -> tuple[list[str], list]:
-    """The values at [starts, ends) validated as `adapter`'s items, and each encoded as `trajectory_row` does.
+def _json_column(chunk: bytes, starts: np.ndarray, ends: np.ndarray, adapter) -> tuple[Any, list]:
+    """The values at [starts, ends) validated as `adapter`'s items, and a string array of each
+    encoded as `trajectory_row` encodes it; also the decoded values.
 
     Encoding the whole list once and comparing it with the input tells whether every value is
-    already written as `json.dumps` writes it (what ise-trace's own ledger does); then the
-    input bytes are the encoded strings and no value is encoded on its own.
+    already written as `json.dumps` writes it (what ise-trace's own ledger does); then the input
+    bytes are the strings, and no value is encoded on its own.
     """
     spans = [chunk[i:j] for i, j in zip(starts.tolist(), ends.tolist())]
     values = _decode(adapter, spans)
     if _encode(values).encode("utf-8") == b"[" + b",".join(spans) + b"]":
-        return [b.decode("utf-8") for b in spans], values
-    return [_encode(v) for v in values], values
+        offsets = np.zeros(len(spans) + 1, np.int64)
+        np.cumsum(ends - starts, out=offsets[1:])
+        if offsets[-1] < 2**31:
+            data = pa.py_buffer(b"".join(spans))
+            return pa.StringArray.from_buffers(len(spans), pa.py_buffer(offsets.astype(np.int32)), data), values
+    return pa.array([_encode(v) for v in values], pa.string()), values
 
 
 # --------------------------------------------------------------------------- one chunk
@@ -578,7 +615,7 @@ def _fast_table(chunk: bytes, parse_schema, schema, tools_cache: dict[bytes, lis
 
     # --- explicit nulls that pydantic rejects
     which, n_at, n_value = s.keys(_NULL_KEYS)
-    is_null = np.all(a[np.minimum(n_value[:, None] + np.arange(4), len(a) - 1)] == np.frombuffer(b"null", np.uint8), axis=1)
+    is_null = a[n_value] == 110  # a value that starts with `n` is null (or not JSON: Arrow rejects that)
     real = is_null & ~_inside(n_at, json_s, json_e)
     n_names, n_at = np.array(_NULL_KEYS, dtype=object)[which[real]], n_at[real]
     if len(n_at):
@@ -606,7 +643,7 @@ def _fast_table(chunk: bytes, parse_schema, schema, tools_cache: dict[bytes, lis
     tc_list_t = item_t.field("tool_calls").type
     call_t = tc_list_t.value_type
     fn_t = call_t.field("function").type
-    fn = _struct(calls.field("function"), fn_t, arguments=pa.array(arguments, pa.string()))
+    fn = _struct(calls.field("function"), fn_t, arguments=arguments)
     new_calls = _struct(calls, call_t, type=_filled(call_type, "function"), function=fn)
     tool_calls = _list(tc_off, new_calls, tc_nulls & ~assistant, tc_list_t)
     messages = _list(msg_off, _struct(msgs, item_t, tool_calls=tool_calls), None, msg_t)
@@ -647,8 +684,11 @@ def _fast_table(chunk: bytes, parse_schema, schema, tools_cache: dict[bytes, lis
     intent_new = _struct(intent, intent_t, persona=persona_new, workspace=ws_new)
 
     def per_record(values, present, default="{}"):
+        """One string per record: the record's value, or `default` where it had none."""
+        if present.all():
+            return values
         out = np.full(n_rows, default, dtype=object)
-        out[np.flatnonzero(present)] = values
+        out[np.flatnonzero(present)] = values.to_pylist()
         return pa.array(out.tolist(), pa.string())
 
     seeds_col = per_record(seeds, seeds_n)
