@@ -37,7 +37,10 @@ CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' d
 
 
 def asset(name: str) -> bytes:
-    return resources.files(__package__).joinpath("static", name).read_bytes()
+    try:
+        return resources.files(__package__).joinpath("static", name).read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"ise_trace/view/static/{name}: missing from this install of ise-trace; reinstall it") from None
 
 
 class ViewHandler(BaseHTTPRequestHandler):

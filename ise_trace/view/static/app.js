@@ -161,9 +161,10 @@
   function setSource(src) {
     const s = document.getElementById("source");
     const what = src.kind === "run" ? "run folder" : "dataset folder";
-    s.replaceChildren(what + " ", el("b", {}, src.name), " · " + fmt(src.trajectories) + " trajectories",
+    s.replaceChildren();
+    add(s, [what + " ", el("b", {}, src.name), " · " + fmt(src.trajectories) + " trajectories",
       src.kind === "run" && !STATIC ? el("span", { class: "muted" }, " · reload to see trajectories written since") : null,
-      STATIC ? el("span", { class: "muted" }, " · static export") : null);
+      STATIC ? el("span", { class: "muted" }, " · static export") : null]);
   }
 
   // ------------------------------------------------------------------ the list
@@ -429,7 +430,7 @@
       el("p", { class: "stats" }, fmt(st.user_turns) + " user turns · " + fmt(st.dialogue_turns) + " dialogue turns · " +
         fmt(st.tool_calls) + " tool calls (" + fmt(st.unique_tools) + " tools) · ",
         el("span", { class: st.failed_calls ? "bad-text" : "" }, fmt(st.failed_calls) + " failed"), " · " + fmt(st.recovered_calls) + " recovered · ",
-        el("span", { id: "drift" }, st.drift_turns ? fmt(st.drift_turns) + " simulator turns regenerated for role drift" : "no drift regenerations recorded")),
+        el("span", { id: "drift" }, st.drift_turns ? fmt(st.drift_turns) + (st.drift_turns === 1 ? " simulator turn" : " simulator turns") + " regenerated for role drift" : "no drift regenerations recorded")),
       failed.length ? el("p", { class: "jump" }, "failed calls: ", failed.map((c, i) => [i ? ", " : "", callLink(c.n)])) : null,
       intentSection(t),
       section("Conversation", el("div", { class: "conversation" }, conversation(t, cs))),
