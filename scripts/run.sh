@@ -13,10 +13,13 @@ job="${1:-setup}"
 shift || true
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-# --- system packages: the Docker engine and debootstrap (for the registry-free base image)
+# --- system packages: the Docker engine, debootstrap (for the registry-free base image), and
+# headless Chromium with its driver (the browser tests of `ise-trace view`)
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if ((${#missing[@]})); then
   [ "$(id -u)" = 0 ] || { echo "need root to install: ${missing[*]}" >&2; exit 1; }
   say "installing ${missing[*]}"
