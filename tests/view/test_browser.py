@@ -27,7 +27,6 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 def browser(tmp_path_factory):
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         pytest.fail("headless Chromium is missing: `apt-get install -y chromium chromium-driver` (scripts/run.sh setup does it)")
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager: never fetch a driver or a browser
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -36,7 +35,9 @@ def browser(tmp_path_factory):
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SE_OFFLINE", "true")  # Selenium Manager: never fetch a driver or a browser
+        driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
     driver.set_page_load_timeout(60)
     try:
         yield driver
