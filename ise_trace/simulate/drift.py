@@ -76,7 +76,8 @@ ASSISTANT_VOICE = _rx(
     r"^\W*(?:on it|working on it|consider it (?:done|handled)|leave it with me|running (?:the|it) \w+ now)\b",
     r"\b(?:implementing|updating|fixing|adding|switching) (?:it|that|this|to \w+)? ?now\b",
     r"\bi (?:just |also |then )?(?:ran|executed|tested|verified|restored|removed|renamed|went ahead and)\b",
-    r"\blet me (?:look|take a look|check|dig|quickly|walk you|explain|correct|try a)\b",
+    r"\blet me (?:look|take a look|check(?! with)|dig|quickly|walk you|correct|try a)\b",
+    r"\blet me explain\b(?! (?:the (?:setup|situation|context|problem|background)|what i|my|our))",
     r"\b(?:has|have) been (?:successfully )?(?:created|generated|saved|updated|fixed|resolved|committed|compressed|"
     r"dropped|refactored|added|removed|renamed|converted|written|installed|applied)\b[^?]*$",
     r"\bhere(?:'s| is| are) (?:what i did|a (?:quick )?summary|the (?:script|code|output of)|you go)\b",
@@ -84,9 +85,10 @@ ASSISTANT_VOICE = _rx(
     r"\b(?:below (?:is|are|you'll find)|see below)\b",
     r"\byou(?:'re| are) (?:very |most )?welcome\b",
     r"\b(?:glad (?:i could|it|that) help|hope (?:this|that|it) (?:helps|is useful|clears)|happy coding)\b",
-    r"\b(?:great question|good catch|great choice|thanks for (?:pointing|your patience|the feedback|clarifying))\b",
+    r"\b(?:great question|great choice|thanks for (?:pointing|your patience|the feedback|clarifying))\b",
+    r"\bgood catch\b(?![^.!?]{0,30}\bi (?:didn't|did not|never) (?:know|notice|see))",
     r"\b(?:my apologies|i apologi[sz]e|apologies for|sorry for the (?:confusion|trouble|oversight))\b",
-    r"\byou(?:'re| are) (?:absolutely )?right,? (?:my|i)\b",
+    r"\byou(?:'re| are) (?:absolutely )?right,? (?:my (?:mistake|bad|apologies|error)|i (?:should|made|missed|forgot|overlooked|misread))\b",
     r"\bbased on my\b|\bas requested\b|\bas your assistant\b|\btask completed\b",
     r"\bi (?:can't|cannot|can not) access\b|\bi (?:don't|do not) have (?:the ability|access|permission)\b",
     r"\bunfortunately,? i (?:can't|cannot)\b|\bi(?:'m| am) (?:not able|unable) to\b",
@@ -159,7 +161,7 @@ PLACEHOLDER = _rx(
     r"^\W*(?:n/?a|todo|tbd|none|null|no message)\W*$",
     r"^\s*(?:(?:the )?user'?s? (?:next )?message|next message|user|assistant|query|reason|completed|is_success|"
     r"message(?: to the assistant)?)\s*[:=]",
-    r"\"(?:query|completed|is_success|reason)\"\s*:",
+    r"^\W*\{?\s*\"(?:query|completed|is_success|reason)\"\s*:|\{\s*\"(?:query|completed|is_success|reason)\"\s*:",
     r"^\s*[\[(*][^\n]*[\])*]\s*$",
     r"\bthe user (?:wants|asks|would|checks|is|says|reviews|replies)\b|\b(?:as|speaking as) the user\b",
     r"\bin character\b|\(user\)\s*:|^\s*\w+ replies:|<think>",
@@ -176,7 +178,7 @@ EXPLAINS = _rx(
     r"\bthe (?:easiest|simplest|best) (?:way|approach|practice)\b|\bbest practice\b|\bit's (?:generally )?a good idea\b",
     r"\bin short,|\bin summary,|\bto summari[sz]e\b|\blet's break (?:this|it) down\b|\bwhy this works\b",
     r"\bhere's how\b|\b(?:an )?overview of the\b|\bbreakdown of\b|\bsimply run\b",
-    r"\bthis (?:function|script|query|command|regex) (?:reads|converts|returns|works|will|does|checks|matches)\b",
+    r"(?<!what )\bthis (?:function|script|query|command|regex) (?:reads|converts|returns|works|will|does|checks|matches)\b",
     r"\bthe function works by\b|\bmake sure you have\b|\bhappens when\b|\b(?:this|the) error is caused by\b",
     # Round 2 of the development set.
     r"^\s*(?:step|option) (?:\d+|[a-c])\s*:|\bstep \d+ is to\b",
@@ -199,12 +201,12 @@ OPEN_QUESTION = _rx(
     r"\bwhich (?:approach|option|one)\b[^.?!]{0,30}\byou\b[^.?!]{0,30}\?",
     r"\bhow should we proceed\b|\bwhat(?:'s| is) (?:the|our) next (?:step|move)\b",
     r"\bwhat (?:is|are) (?:the goal|you trying)\b|\btell me more about\b|\bspecific you want me\b",
-    r"\b(?:could|can) you (?:let me know|provide|clarify|share (?:a sample|the expected|more))\b",
-    r"\bis it (?:ok|okay|alright) if i\b|\bshould i\b",
+    r"\b(?:could|can) you (?:let me know\b(?=[^.?!]*\b(?:your?|which|what|whether|if)\b)|provide|clarify|share (?:a sample|the expected|more))",
+    r"\bis it (?:ok|okay|alright) if i\b|\bshould i\b(?! (?:be (?:worried|concerned)|worry|care|panic))",
     r"\bhow (?:many|much)\b[^.?!]{0,40}\b(?:do|would) you (?:need|want|like)\b",
     # Round 2 of the development set: either-or choices handed back, and asking where things are.
-    r"^\W*(?:should (?:the|it|we|i)|do you want|would you (?:prefer|like)|is (?:this|that|it) for)\b[^?]{0,80}\bor\b[^?]{0,40}\?",
-    r"\b(?:could|can) you tell me (?:where|which)\b",
+    r"^\W*(?:should (?:the|it|we|i(?! be (?:worried|concerned)))|do you want|would you (?:prefer|like)|is (?:this|that|it) for)\b[^?]{0,80}\bor\b[^?]{0,40}\?",
+    r"\b(?:could|can) you tell me (?:where|which)\b(?![^?]*\b(?:installed|running|listening|in the|on the|there)\b)",
     r"^\W*any (?:particular|specific) \w+\b[^.?!]*\?|\bany preference\b",
 )
 
@@ -245,6 +247,36 @@ def _first_match(patterns: list[re.Pattern[str]], text: str) -> str | None:
 
 
 SENTENCE_PATTERNS = {DriftKind.assistant_voice: REPORTS, DriftKind.explains: TEACHES}
+
+# Round 3 of the development set. Quoted text is someone else's words: "Set the greeting to 'How can
+# I help you today?'" asks for a change. Code spans, fenced blocks and double-quoted strings are
+# masked before the voice patterns run (the placeholder patterns still see them).
+_QUOTED = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|\"[^\"\n]*\"|\u201c[^\u201d\n]*\u201d", re.DOTALL)
+# A user speaking of their own side, not of work done in this conversation: "I renamed it myself
+# yesterday", "I'll run the deploy myself; you prepare it", "Sorry for the confusion, I meant ...".
+USER_SIDE = re.compile(
+    r"\bmyself\b|\byesterday\b|\blast (?:week|night|month|year|time)\b(?!'s)|\bthis morning\b|\bon my (?:side|laptop|machine)\b"
+    r"|\bi (?:meant|forgot to (?:mention|say|tell)|gave you)\b|\bwith my (?:team|boss|colleague|manager)\b"
+    r"|\byou(?:'ll| will)? (?:just |then )?(?:have to|need to|do it|produce|prepare|make)\b|\bplease do\b|\bwhat would happen if\b"
+    r"|\bso you(?:'ll| can| have)\b",
+    re.IGNORECASE,
+)
+
+
+def mask_quotes(text: str) -> str:
+    """`text` with quoted phrases masked; a quoted single word (`-r`, "qty") stays."""
+    return _QUOTED.sub(lambda m: " QUOTE " if " " in m.group(0).strip() else m.group(0), text)
+
+
+def _first_unexempted(patterns: list[re.Pattern[str]], text: str, exempt: re.Pattern[str]) -> str | None:
+    """Like _first_match, but a hit whose sentence `exempt` matches does not count."""
+    for p in patterns:
+        for m in p.finditer(text):
+            start = max(text.rfind(c, 0, m.start()) for c in ".!?\n") + 1
+            ends = [i for i in (text.find(c, m.end()) for c in ".!?\n") if i >= 0]
+            if not exempt.search(text[start : min(ends) if ends else len(text)]):
+                return m.group(0)
+    return None
 _ASKS_WHEN = re.compile(r"\b(?:when|once|tell me|let me know)\b", re.IGNORECASE)
 
 
@@ -282,6 +314,7 @@ def check_drift(text: str, digest: TurnDigest | None, *, learned: bool = True) -
 def pattern_findings(text: str, digest: TurnDigest | None) -> list[DriftFinding]:
     """The pattern layer alone: each finding names the words that fired it."""
     findings: list[DriftFinding] = []
+    said = mask_quotes(text)
     for kind, patterns in (
         (DriftKind.assistant_voice, ASSISTANT_VOICE),
         (DriftKind.offers_help, OFFERS_HELP),
@@ -289,13 +322,18 @@ def pattern_findings(text: str, digest: TurnDigest | None) -> list[DriftFinding]
         (DriftKind.placeholder, PLACEHOLDER),
         (DriftKind.explains, EXPLAINS),
     ):
-        hit = _first_match(patterns, text)
+        if kind is DriftKind.placeholder:
+            hit = _first_match(patterns, text)
+        elif kind is DriftKind.assistant_voice:
+            hit = _first_unexempted(patterns, said, USER_SIDE)
+        else:
+            hit = _first_match(patterns, said)
         if hit is None:
-            hit = _first_in_statements(SENTENCE_PATTERNS.get(kind, []), text)
+            hit = _first_in_statements(SENTENCE_PATTERNS.get(kind, []), said)
         if hit is not None:
             findings.append(DriftFinding(kind, hit))
     if digest is not None:
-        contradiction = _contradiction(text, digest)
+        contradiction = _contradiction(said, digest)
         if contradiction:
             findings.append(DriftFinding(DriftKind.contradicts_execution, contradiction))
     return findings

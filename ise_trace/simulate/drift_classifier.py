@@ -1,6 +1,7 @@
 """The learned layer of the role-drift check: logistic regression over a turn's sentence embedding
-(all-MiniLM-L6-v2, shipped offline) plus a few features of voice (does it ask for something, does
-"I" report work, does it teach "you").
+(all-MiniLM-L6-v2, shipped offline), the element-wise maximum of its sentences' embeddings (one
+assistant sentence in a user-like turn still shows), hashed word unigrams and bigrams, and a few
+features of voice (does it ask for something, does "I" report work, does it teach "you").
 
 Patterns (drift.py) name the words they caught; this layer catches the paraphrases no pattern
 list keeps up with, and is consulted only when no pattern fired. Its weights are trained on the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import zlib
 import json
 import logging
 import os
@@ -101,9 +103,38 @@ def voice_features(text: str) -> np.ndarray:
 VOICE_SCALE = 2.0  # voice features weigh against 384 unit-norm embedding dimensions
 
 
-def features(texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+NGRAM_BUCKETS = 1 << 12
+_TOKENS = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
+
+
+def ngram_features(text: str) -> np.ndarray:
+    """Hashed (crc32, stable across runs) presence of word unigrams, bigrams and the first word."""
+    words = _TOKENS.findall(text.lower())
+    grams = words + [f"{a} {b}" for a, b in zip(words, words[1:])] + ["^" + (words[0] if words else "")]
+    v = np.zeros(NGRAM_BUCKETS)
+    v[[zlib.crc32(g.encode()) % NGRAM_BUCKETS for g in grams]] = 1.0
+    return v
+
+
+def _embed_with_sentences(texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's embedding and the maximum over its sentences' embeddings, in one encode call."""
+    parts = [sentences(t) for t in texts]
+    unique = list(dict.fromkeys(texts + [s for p in parts for s in p if s not in texts]))
+    index = {u: i for i, u in enumerate(unique)}
+    emb = np.asarray(encode(unique), dtype=np.float64)
+    whole = emb[[index[t] for t in texts]]
+    pooled = np.array([emb[[index[s] for s in p]].max(axis=0) for p in parts])
+    return whole, pooled
+
+
+def assemble(texts: list[str], whole: np.ndarray, pooled: np.ndarray) -> np.ndarray:
     voice = np.array([voice_features(t) for t in texts]) * VOICE_SCALE
-    return np.hstack([voice, np.asarray(encode(texts), dtype=np.float64)])
+    grams = np.array([ngram_features(t) for t in texts])
+    return np.hstack([voice, whole, pooled, grams])
+
+
+def features(texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    return assemble(texts, *_embed_with_sentences(texts, encode))
 
 
 # --- the model
@@ -151,38 +182,42 @@ def _probability(X: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
     return 1 / (1 + np.exp(-(X @ w + b)))
 
 
-L2 = 0.3  # chosen by 10-fold cross-validation on the development set
+L2 = 3.0  # chosen by 10-fold cross-validation on the development set (0.3, 1 and 3 tried)
 
 
-MAX_FALSE_ALARMS = 0.03  # of in-role turns, out of fold
+def choose_threshold(oof: np.ndarray, y: np.ndarray, patterns: np.ndarray) -> float:
+    """The threshold at which patterns-or-classifier, the check as the simulator runs it, has its
+    best F1 over the development turns, the classifier's probabilities taken out of fold.
 
-
-def choose_threshold(oof: np.ndarray, y: np.ndarray, max_false_alarms: float = MAX_FALSE_ALARMS) -> float:
-    """The lowest threshold at which the classifier flags at most `max_false_alarms` of the in-role
-    development turns, out of fold.
-
-    Not the best F1 of patterns plus classifier on the development set: the patterns were written
-    from it, so there they look better than on new turns, and that F1 would all but switch the
-    classifier off. Bounding its false alarms instead keeps the precision it costs known.
+    The patterns were written from this set, so here they look better than on new turns; the
+    1,400-turn set is mostly turns (round 3) that no pattern was written from, which keeps that
+    bias small, and the threshold is searched on a coarse grid (0.2 to 0.9 by 0.025).
     """
-    clean = np.sort(oof[~y])
-    allowed = int(np.floor(max_false_alarms * len(clean)))
-    return round(float(clean[len(clean) - allowed - 1]) if allowed < len(clean) else 0.5, 4)
+    best = (-1.0, 0.5)
+    for threshold in np.arange(0.2, 0.9001, 0.025):
+        pred = patterns | (oof > threshold)
+        tp, fp, fn = (pred & y).sum(), (pred & ~y).sum(), (~pred & y).sum()
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        best = max(best, (round(float(f1), 6), -round(float(threshold), 4)))
+    return -best[1]
 
 
 def train(encode: Callable[[list[str]], np.ndarray], folds: int = 10) -> Weights:
     """Weights from the development set: out-of-fold probabilities pick the threshold, then one
     fit on all of it gives the weights."""
+    from .drift import pattern_findings
+
     examples = drift_labelled.load("dev")
     X = features([e.text for e in examples], encode)
     y = np.array([e.drift for e in examples])
+    patterns = np.array([bool(pattern_findings(e.text, e.digest)) for e in examples])
     fold = np.random.default_rng(0).permutation(len(y)) % folds
     oof = np.zeros(len(y))
     for k in range(folds):
         w, b = fit_logistic(X[fold != k], y[fold != k].astype(float), L2)
         oof[fold == k] = _probability(X[fold == k], w, b)
     w, b = fit_logistic(X, y.astype(float), L2)
-    return Weights(w, b, choose_threshold(oof, y), dev_fingerprint())
+    return Weights(w, b, choose_threshold(oof, y, patterns), dev_fingerprint())
 
 
 def dev_fingerprint() -> str:
@@ -202,14 +237,25 @@ class Classifier:
     def probabilities(self, texts: list[str]) -> np.ndarray:
         return _probability(features(texts, self.encode), self.weights.w, self.weights.b)
 
+    def probability(self, text: str) -> float:
+        return float(self.probabilities([text])[0])
+
     def verdict(self, text: str) -> str | None:
-        """None when the turn reads as the user's; else its most assistant-like sentence, as evidence."""
-        if self.probabilities([text])[0] <= self.weights.threshold:
-            return None
+        """None when the turn reads as the user's; else its most assistant-like sentence, as evidence.
+
+        One encode call embeds the turn and its sentences; each sentence is then scored as if it
+        were a turn of its own (its embedding standing for both the whole and the pooled one)."""
         parts = sentences(text)
+        unique = list(dict.fromkeys([text] + parts))
+        emb = np.asarray(self.encode(unique), dtype=np.float64)
+        index = {u: i for i, u in enumerate(unique)}
+        whole, pooled = emb[[0]], emb[[index[s] for s in parts]].max(axis=0, keepdims=True)
+        if _probability(assemble([text], whole, pooled), self.weights.w, self.weights.b)[0] <= self.weights.threshold:
+            return None
         if len(parts) == 1:
             return parts[0][:100]
-        return parts[int(np.argmax(self.probabilities(parts)))][:100]
+        each = emb[[index[s] for s in parts]]
+        return parts[int(np.argmax(_probability(assemble(parts, each, each), self.weights.w, self.weights.b)))][:100]
 
 
 def _encoder(name: str) -> Callable[[list[str]], np.ndarray]:
