@@ -80,7 +80,8 @@ def wheel_venv(tmp_path_factory):
     names = zipfile.ZipFile(wheel).namelist()
     for shipped in ("ise_trace/_data/sandbox/Dockerfile", "ise_trace/_data/sandbox/workspace_daemon.py",
                     "ise_trace/_data/dataset_card.md", "ise_trace/_data/eval/claw_eval/claw_eval.py",
-                    "ise_trace/recipes/demo.yaml"):
+                    "ise_trace/recipes/demo.yaml", "ise_trace/view/static/index.html",
+                    "ise_trace/view/static/app.js", "ise_trace/view/static/style.css"):
         assert shipped in names, shipped
     assert not [n for n in names if n.startswith(("sft/", "builder/", "tests/")) or n.endswith("sft_data.py")]
 

@@ -1,9 +1,9 @@
 """Stage I's executable tasks: each rendered intent gets a workspace and checks that validate.
 
 With `task.author: llm` the renderer's model authors the task for the text it wrote; a task that
-fails validation in the sandbox falls back to the seeded generator of the intent's task hints,
-and then the text is rendered again from the generator's brief, so that it names the files that
-are really there. With `task.author: generator` only the generator is used. Every rejected task
+fails validation in the sandbox (or a text that failed its checks) falls back to the seeded
+generator of the intent's task hints, and then the text is rendered again from the generator's
+brief, so that it names the files that are really there. With `task.author: generator` only the generator is used. Every rejected task
 is one failure with its reason (`task_<reason>`), counted with the render failures; an intent
 whose task never validates is dropped, or kept without a task (unverified) when asked.
 """
@@ -40,12 +40,15 @@ class TaskMaker:
         if tc.author == "llm":
             first = await self.renderer.render(sampled)
             failures += first.failures
-            if first.intent is None:
-                return first
-            unverified = first.intent
-            made = await self._authored(first.intent, failures)
-            if made is not None or not tc.fallback_to_generator:
-                return self._result(sampled, made, unverified, failures)
+            if first.intent is not None:
+                unverified = first.intent
+                made = await self._authored(first.intent, failures)
+                if made is not None:
+                    return self._result(sampled, made, unverified, failures)
+            if not tc.fallback_to_generator:
+                return self._result(sampled, None, unverified, failures)
+            # The generator's brief names concrete files and results: a text the model could not
+            # write unaided often renders from it.
         made, text_only = await self._generated(sampled, failures)
         return self._result(sampled, made, unverified or text_only, failures)
 
