@@ -8,15 +8,19 @@ Two layers. Patterns come first: cheap, deterministic, and their evidence names 
 words, which the simulator is shown when asked to rewrite. Paraphrases no pattern list keeps up
 with ("Consider it done.", an answer written like a tutorial) go to a small learned classifier
 over sentence embeddings (drift_classifier.py), consulted only when no pattern fired. Both are
-tuned on the development set (data/drift_dev.json) and measured on a frozen held-out set
-(data/drift_heldout.json); benchmarks/bench_drift.py prints the figures.
+tuned on the development set (data/drift_dev.json) and measured on held-out sets never tuned
+on (data/drift_heldout*.json); benchmarks/bench_drift.py prints the figures. A third, optional
+stage (judge_drift, an LLM verdict) is off by default and never run by check_drift.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from enum import Enum
+
+from pydantic import BaseModel, Field, StrictBool
 
 from .digest import TurnDigest
 
@@ -368,3 +372,51 @@ def echoed_instruction(text: str, instructions: list[str]) -> DriftFinding | Non
                 return DriftFinding(DriftKind.placeholder, instruction[:80])
     return None
 
+
+
+# --- optional third stage: an LLM judge (off by default; the default check stays offline and fast)
+
+JUDGE_ENV = "ISE_TRACE_DRIFT_JUDGE"  # "1" turns it on where a caller passes a model to judge_drift
+
+
+def judge_enabled() -> bool:
+    return os.environ.get(JUDGE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class DriftVerdict(BaseModel):
+    """Whether a message written as the user, to an AI assistant, is out of role."""
+
+    out_of_role: StrictBool = Field(description="True when the message is written as the assistant would, not as the user.")
+    evidence: str = Field(description="The words that show it, copied from the message; empty when in role.")
+
+
+JUDGE_PROMPT = (
+    "You check messages that a simulated USER sends to an AI coding assistant. The user asks for work, "
+    "gives details, decides, complains, or asks about what the assistant did. The message is OUT OF ROLE "
+    "when it reads as the assistant's side instead: it reports or promises work done by the writer in this "
+    "conversation, offers help, asks the assistant what the user wants, explains how to do the task like a "
+    "tutorial, echoes a template or reply schema, narrates 'the user', or claims an outcome the record of "
+    "what ran contradicts. Quoted text, the user's own past attempts ('I tried it myself yesterday') and "
+    "the user's apologies or clarifications are in role."
+)
+
+
+async def judge_drift(model, text: str, digest: TurnDigest | None) -> DriftFinding | None:
+    """One LLM verdict on `text` (model: ise_trace.llm ChatModel); a reads_as_assistant finding
+    when the judge says out of role. Meant for turns the offline check passed, where a caller can
+    afford a model call; never called by check_drift."""
+    from ..llm.base import SamplingParams
+
+    record = "nothing has run yet (the opening message)" if digest is None else _describe_record(digest)
+    messages = [
+        {"role": "system", "content": JUDGE_PROMPT},
+        {"role": "user", "content": f"What ran in the assistant's last turn: {record}\n\nThe user's message:\n{text}"},
+    ]
+    verdict = await model.structured(messages, DriftVerdict, SamplingParams(temperature=0.0, max_tokens=200))
+    if not verdict.out_of_role:
+        return None
+    return DriftFinding(DriftKind.reads_as_assistant, (verdict.evidence or text).strip()[:100])
+
+
+def _describe_record(digest: TurnDigest) -> str:
+    return digest.render(max_chars=1500) if digest.calls else "no tool calls"

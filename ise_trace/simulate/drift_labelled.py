@@ -1,8 +1,9 @@
 """Labelled simulator turns for measuring the role-drift check, and the measuring itself.
 
-Two packaged sets (data/*.json, the same fields): `dev`, on which patterns, the threshold and the
-classifier are tuned and trained, and `heldout`, written and frozen before the improved check and
-never tuned on, so the figures measured on it stand for turns the check was not written from.
+Packaged sets (data/*.json, the same fields): `dev`, on which patterns, the threshold and the
+classifier are tuned and trained, and the held-out sets, never tuned on: `heldout` (its errors
+informed dev round 2), `heldout_v2` and `heldout_v3` (written by an independent author, unread
+while the check was developed), so their figures stand for turns the check was not written from.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ from typing import Callable
 
 from .digest import ExecutedCall, TurnDigest
 
-SETS = {"dev": "drift_dev.json", "heldout": "drift_heldout.json", "heldout_v2": "drift_heldout_v2.json"}
+SETS = {
+    "dev": "drift_dev.json",
+    "heldout": "drift_heldout.json",
+    "heldout_v2": "drift_heldout_v2.json",
+    "heldout_v3": "drift_heldout_v3.json",  # written by an independent author after the check
+}
+
+
+def available(name: str) -> bool:
+    return resources.files("ise_trace.simulate").joinpath("data", SETS[name]).is_file()
 
 
 def _digests() -> dict[str | None, TurnDigest | None]:

@@ -105,3 +105,39 @@ def test_tutorial_style_answers_are_drift_with_their_own_description():
 def test_paraphrased_promises_and_reports_are_caught_by_patterns():
     for text in ("Of course! Here's a script that does that.", "I'll take care of it right away.", "Consider it done."):
         assert {f.kind for f in check_drift(text, OK, learned=False)} == {DriftKind.assistant_voice}, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'The bot\'s greeting should be "How can I help you today?" - put that in greetings.py.',
+        "I renamed the file myself yesterday, it's now sales_2024.csv. Use that name.",
+        "Sorry for the confusion, I meant the other folder.",
+        "I don't have access to the server, so you'll have to check it.",
+    ],
+)
+def test_quoted_words_and_the_users_own_side_are_not_assistant_voice(text):
+    assert check_drift(text, OK, learned=False) == []
+
+
+def test_the_llm_judge_is_optional_and_turns_a_verdict_into_a_finding():
+    import asyncio
+
+    from ise_trace.simulate.drift import DriftVerdict, judge_drift, judge_enabled
+
+    class Fake:
+        model = "fake"
+
+        def __init__(self, verdict):
+            self.verdict, self.seen = verdict, []
+
+        async def structured(self, messages, schema, sampling=None, max_attempts=3):
+            self.seen.append(messages)
+            return schema.model_validate(self.verdict)
+
+    out = Fake({"out_of_role": True, "evidence": "Consider it sorted."})
+    finding = asyncio.run(judge_drift(out, "Consider it sorted.", OK))
+    assert finding.kind is DriftKind.reads_as_assistant and finding.evidence == "Consider it sorted."
+    assert "python3 clean.py" in out.seen[0][1]["content"]
+    assert asyncio.run(judge_drift(Fake({"out_of_role": False, "evidence": ""}), "Sort by date.", None)) is None
+    assert not judge_enabled() and DriftVerdict.model_fields["out_of_role"].is_required()
