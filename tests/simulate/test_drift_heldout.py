@@ -1,8 +1,11 @@
-"""The role-drift check measured on turns it was not written from (data/drift_heldout.json).
+"""The role-drift check measured on turns it was not written from (data/drift_heldout*.json).
 
-A regression guard: precision and recall of the check the simulator runs must stay at 0.9 or
-above on the held-out set. Needs the embedding classifier (all-MiniLM-L6-v2, installed with
-ise-trace); where it cannot load, the figure tested would be the patterns' alone, so it skips.
+A regression guard, at the figures the check really reaches (benchmarks/bench_drift.py, one run
+after development round 3): `heldout` 0.933 precision / 0.988 recall, but its errors shaped dev
+round 2, so it flatters; the clean sets fall short of the 0.9/0.9 target: `heldout_v2` 0.911 /
+0.850 and `heldout_v3` (independent author) 0.889 / 0.800. The floors sit just under those.
+Needs the embedding classifier (all-MiniLM-L6-v2, installed with ise-trace); where it cannot
+load, the figure tested would be the patterns' alone, so it skips.
 """
 
 from __future__ import annotations
@@ -21,9 +24,16 @@ def classifier():
     return found
 
 
-def test_current_check_reaches_090_precision_and_recall_on_the_heldout_set(classifier):
-    s = drift_labelled.score(drift_labelled.as_simulator_gates(check_drift), drift_labelled.load("heldout"))
-    assert s.precision >= 0.9 and s.recall >= 0.9, f"precision {s.precision:.3f}, recall {s.recall:.3f}"
+FLOORS = {"heldout": (0.92, 0.97), "heldout_v2": (0.90, 0.83), "heldout_v3": (0.88, 0.78)}  # precision, recall
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_current_check_keeps_its_measured_precision_and_recall_on_each_heldout_set(classifier, name):
+    if not drift_labelled.available(name):
+        pytest.skip(f"{drift_labelled.SETS[name]} is not shipped here")
+    s = drift_labelled.score(drift_labelled.as_simulator_gates(check_drift), drift_labelled.load(name))
+    precision, recall = FLOORS[name]
+    assert s.precision >= precision and s.recall >= recall, f"precision {s.precision:.3f}, recall {s.recall:.3f}"
 
 
 def test_the_sets_are_disjoint_and_both_classes_are_there():
