@@ -1,7 +1,7 @@
 """Ledger lines -> Arrow tables of dataset rows, a bounded chunk at a time, without a Python object per record.
 
 The record path (`Trajectory.model_validate_json`, `trajectory_row`, `Table.from_pylist`) costs
-about 4 ms of CPU per paper-sized trajectory, most of it in building and walking Python objects.
+about 2 ms of CPU per paper-sized trajectory, most of it in building and walking Python objects.
 Here a chunk of whole lines (`CHUNK_BYTES`) goes through C++ and numpy instead:
 
 1. Structure (numpy): the unescaped quotes of the chunk, and the brackets outside strings with
@@ -21,8 +21,9 @@ Here a chunk of whole lines (`CHUNK_BYTES`) goes through C++ and numpy instead:
 
 A chunk the fast path does not take in full goes to the record path, line by line, exactly as
 before (`ise_trace.records.validate`, and its repair policy for a torn last line): a record that
-violates the schema fails the build with file:line and pydantic's own message, and a record pydantic accepts but Arrow would not (a lax coercion such as `"3"` for an
-int, a key order or spacing the span finder does not expect) is still converted, only slower.
+violates the schema fails the build with file:line and pydantic's own message, and a record
+pydantic accepts but the fast path does not (a lax coercion such as `"3"` for an int, a key
+written with escapes or odd spacing) is still converted, only slower.
 So what is guaranteed is what the record path guarantees: every row written is a record that
 `Trajectory.model_validate_json` accepts, turned into the same row values.
 """
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 8 * 1024 * 1024  # whole lines per chunk (a paper-sized trajectory is ~37 KB)
 READ_AHEAD = 1  # chunks turned into rows ahead of the one being written
-PARSE_BLOCK_BYTES = 1 << 20  # pyarrow parses blocks of this size in parallel
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # == features._json
 _ARGUMENTS = TypeAdapter(list[dict[str, Any]])
@@ -190,12 +190,12 @@ def _chunks(path: Path, chunk_bytes: int) -> Iterator[tuple[int, bytes]]:
                 if rest:
                     yield lineno, rest
                 return
-            buf = rest + block if rest else block
-            cut = buf.rfind(b"\n") + 1
+            cut = block.rfind(b"\n") + 1
             if cut == 0:  # one line longer than a chunk: read on until it ends
-                rest = buf
+                rest += block
                 continue
-            chunk, rest = buf[:cut], buf[cut:]
+            chunk = rest + block[:cut] if rest else block[:cut] if cut < len(block) else block
+            rest = block[cut:]
             yield lineno, chunk
             lineno += chunk.count(b"\n")
 
@@ -278,8 +278,9 @@ class _Structure:
         self._m = len(br) + 1
         self._closer_keys = np.sort(self.depth[closers] * self._m + closers)
 
-    def keys(self, names: tuple[bytes, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Object keys spelled as one of `names`: (index in names, position of the key, of its value).
+    def keys(self, names: tuple[bytes, ...], *, null: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Object keys spelled as one of `names`: (index in names, position of the key, of its value);
+        with `null`, only those whose value is `null`.
 
         A key is a string followed by `:` (compact, or with one space either side, as JSON writers
         put it); a key written with escapes is not matched, and the checks that need it fail.
@@ -290,7 +291,10 @@ class _Structure:
         a = self.a
         codes = np.unique([_head(name) for name in names])
         at = np.minimum(np.searchsorted(codes, head), len(codes) - 1)
-        cand = np.flatnonzero(codes[at] == head)  # keys whose first 8 bytes are those of a name
+        match = codes[at] == head  # keys whose first 8 bytes are those of a name
+        if null:
+            match &= a[value] == 110  # a value that starts with `n` is null (or not JSON: Arrow rejects that)
+        cand = np.flatnonzero(match)
         found = []
         for i, name in enumerate(names):
             sel = cand[(head[cand] == _head(name)) & (length[cand] == len(name))]
@@ -518,10 +522,10 @@ def _fast_table(chunk: bytes, parse_schema, schema, tools_cache: dict[bytes, lis
     blanked = b"".join(pieces)
 
     try:
-        block = max(PARSE_BLOCK_BYTES, int(lengths.max()) + 2 if len(lengths) else 0)
         table = pj.read_json(
             io.BytesIO(blanked),
-            read_options=pj.ReadOptions(block_size=block),
+            # one block: one chunk of the table, and no pyarrow threads beside the reader thread
+            read_options=pj.ReadOptions(block_size=len(blanked) + 1, use_threads=False),
             parse_options=pj.ParseOptions(explicit_schema=parse_schema, unexpected_field_behavior="error"),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -614,9 +618,8 @@ def _fast_table(chunk: bytes, parse_schema, schema, tools_cache: dict[bytes, lis
     _require(per_row(key_at[(names == b"passed") & outside_json]) == checks_per_row + ver_present)
 
     # --- explicit nulls that pydantic rejects
-    which, n_at, n_value = s.keys(_NULL_KEYS)
-    is_null = a[n_value] == 110  # a value that starts with `n` is null (or not JSON: Arrow rejects that)
-    real = is_null & ~_inside(n_at, json_s, json_e)
+    which, n_at, _ = s.keys(_NULL_KEYS, null=True)
+    real = ~_inside(n_at, json_s, json_e)
     n_names, n_at = np.array(_NULL_KEYS, dtype=object)[which[real]], n_at[real]
     if len(n_at):
         _require(np.isin(n_names, _NULL_ALLOWED))

@@ -175,6 +175,13 @@ def test_reader_streams_in_bounded_chunks(rich_run):
     assert got == _record_rows(path)
 
 
+def test_lines_longer_than_a_chunk_are_read_whole(rich_run):
+    path = rich_run / "trajectories.jsonl"
+    got, reader = _fast_rows(path, chunk_bytes=1000)
+    assert reader.slow_chunks == 0
+    assert got == _record_rows(path)
+
+
 def test_writer_holds_at_most_one_batch_of_arrow_rows(tmp_path, rich_run):
     reader = FastReader(rich_run / "trajectories.jsonl", fix="repair it", chunk_bytes=1 << 16)
     writer = ShardedWriter(tmp_path / "shards", trajectory_features(), max_shard_bytes=1 << 17)
