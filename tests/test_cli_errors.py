@@ -89,3 +89,13 @@ def test_build_intents_that_is_a_folder_or_empty_is_one_line(tmp_path):
     one_line_error(["build", "--out", str(tmp_path / "ds"), "--intents", str(empty)],
                    "build", str(empty), "holds no intents")
     assert files_under(tmp_path) == ["empty.jsonl", "intents"]
+
+
+def test_build_out_that_is_a_folder_of_other_files_is_refused_and_left_alone(tmp_path, intents):
+    mine = tmp_path / "photos"
+    mine.mkdir()
+    (mine / "cat.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    before = files_under(tmp_path)
+    one_line_error(["build", "--out", str(mine), "--intents", str(intents)], "build",
+                   f"--out {mine}", "not a dataset folder")
+    assert files_under(tmp_path) == before

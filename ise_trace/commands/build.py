@@ -79,9 +79,19 @@ def check_paths(args: argparse.Namespace) -> None:
     if out.exists() and not out.is_dir():
         # The folder write swaps the target out whole: it would move the file aside.
         raise UserError(f"--out {args.out}: is a file, not a dataset folder; pass a folder path (nothing was changed)")
+    if out.is_dir() and any(out.iterdir()) and not _is_dataset_folder(out):
+        # The build replaces --out whole: only an earlier build's folder may be replaced.
+        raise UserError(
+            f"--out {args.out}: holds files but is not a dataset folder written by `ise-trace build`; "
+            "pass a new or empty folder, or an earlier build's folder (nothing was changed)"
+        )
     check_out_folder(args.out, "--out")
     if args.intents:
         load_intents(args.intents)  # the same checks and messages as `ise-trace simulate`
+
+
+def _is_dataset_folder(path) -> bool:
+    return (path / "README.md").is_file() and (path / "data").is_dir()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -36,13 +36,17 @@ def test_build_prints_what_it_wrote_and_how_to_load_it(tmp_path, run_dir, capsys
 
 
 def test_truncated_record_fails_with_its_line_and_leaves_the_old_folder_intact(tmp_path, good_folder, capsys):
+    """A record cut short in the middle of a ledger is damage, not a crash's torn tail (which the
+    record layer skips): the build stops at its line."""
     before = _snapshot(good_folder)
     bad = write_run_dir(tmp_path / "bad-run", 4, user_turns=1)
     ledger = bad / "trajectories.jsonl"
-    ledger.write_bytes(ledger.read_bytes() + make_trajectory(9, user_turns=1).model_dump_json().encode()[:120])
+    cut = make_trajectory(9, user_turns=1).model_dump_json().encode()[:120]
+    whole = make_trajectory(10, user_turns=1).model_dump_json().encode()
+    ledger.write_bytes(ledger.read_bytes() + cut + b"\n" + whole + b"\n")
     assert _build(good_folder, bad) == 2
     err = capsys.readouterr().err
-    assert f"{ledger}:5: truncated record" in err
+    assert f"{ledger}:5: " in err
     assert err.count("\n") == 1, "one clear message"
     assert _snapshot(good_folder) == before
     assert [p.name for p in good_folder.parent.iterdir() if p.name.startswith(".")] == []
@@ -54,7 +58,7 @@ def test_foreign_record_fails_and_writes_nothing(tmp_path, capsys):
     (bad / "trajectories.jsonl").write_text('{"prompt": "hi", "completion": "hello"}\n')
     out = tmp_path / "ise-trace"
     assert _build(out, bad) == 2
-    assert "trajectories.jsonl:1: not an ise-trace Trajectory record" in capsys.readouterr().err
+    assert "trajectories.jsonl:1: field" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [bad]
 
 
