@@ -192,6 +192,11 @@ class SimulateConfig(Section):
         description="Time one tool call may take beyond the command's own timeout before it counts as an infrastructure failure.",
     )
     drift_regenerations: int = Field(2, ge=0, description="Regenerations of a user turn that drifted out of role.")
+    drift_judge: bool = Field(
+        False,
+        description="Also ask the simulator's model whether each turn the offline drift check passed reads as the "
+        "assistant (one more model call per turn; unmeasured on the held-out sets).",
+    )
     empty_reply_retries: int = Field(2, ge=0, description="Retries of an empty simulator reply.")
     completion_refusals: int = Field(2, ge=0, description="Times an unbacked 'completed' verdict is sent back before it ends the episode as a failure.")
     max_attempts: int = Field(3, ge=1, description="Attempts per intent when an episode ends in an error.")
@@ -214,10 +219,21 @@ class SimulateConfig(Section):
         32768, ge=512, description="Context the simulator model has: older execution records are elided to fit."
     )
     task: TaskConfig = Field(default_factory=TaskConfig, description="Bounds of seeding, checks and the final snapshot.")
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster to spread episodes over: 'auto' (the one `ray start` made on this machine, or "
+        "$RAY_ADDRESS), host:port, ray://host:port, or 'local' (one node in this process); None runs without Ray.",
+    )
+    ray_actors_per_node: int = Field(
+        1, ge=1, description="Ray actors on each node; each runs `concurrency` episodes in workspaces of its own node."
+    )
+    ray_actors: int | None = Field(
+        None, ge=1, description="Ray actors in all, placed round-robin over the nodes (instead of ray_actors_per_node)."
+    )
 
     # Fields that change how fast a run goes but not what it produces: left out of the run hash,
-    # so a resumed run may use another value.
-    OPERATIONAL: ClassVar[frozenset[str]] = frozenset({"concurrency"})
+    # so a resumed run may use another value (a run started without Ray may go on with it).
+    OPERATIONAL: ClassVar[frozenset[str]] = frozenset({"concurrency", "ray_address", "ray_actors_per_node", "ray_actors"})
 
 
 # --------------------------------------------------------------------------- build (dataset folder)

@@ -15,7 +15,6 @@ stage (judge_drift, an LLM verdict) is off by default and never run by check_dri
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -376,13 +375,6 @@ def echoed_instruction(text: str, instructions: list[str]) -> DriftFinding | Non
 
 # --- optional third stage: an LLM judge (off by default; the default check stays offline and fast)
 
-JUDGE_ENV = "ISE_TRACE_DRIFT_JUDGE"  # "1" turns it on where a caller passes a model to judge_drift
-
-
-def judge_enabled() -> bool:
-    return os.environ.get(JUDGE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
 class DriftVerdict(BaseModel):
     """Whether a message written as the user, to an AI assistant, is out of role."""
 
@@ -403,8 +395,8 @@ JUDGE_PROMPT = (
 
 async def judge_drift(model, text: str, digest: TurnDigest | None) -> DriftFinding | None:
     """One LLM verdict on `text` (model: ise_trace.llm ChatModel); a reads_as_assistant finding
-    when the judge says out of role. Meant for turns the offline check passed, where a caller can
-    afford a model call; never called by check_drift."""
+    when the judge says out of role. The simulator calls it on the turns the offline check passed
+    when `simulate.drift_judge` is on; `check_drift` never does."""
     from ..llm.base import SamplingParams
 
     record = "nothing has run yet (the opening message)" if digest is None else _describe_record(digest)

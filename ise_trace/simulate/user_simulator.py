@@ -24,7 +24,7 @@ from ..schemas import Intent
 from . import prompts
 from .context import fit_to_context
 from .digest import ExecutedCall, TurnDigest
-from .drift import check_drift, echoed_instruction
+from .drift import check_drift, echoed_instruction, judge_drift
 from .failures import SimulatorFailure
 from .grounding import WorkspaceState, unbacked_claims
 
@@ -113,6 +113,10 @@ class UserSimulator:
             echo = echoed_instruction(text, SCHEMA_TEXTS) if text else None
             if echo:
                 findings.append(echo)
+            if text and not findings and cfg.drift_judge:
+                judged = await self._judge(text, digest)
+                if judged:
+                    findings.append(judged)
             if findings:
                 self.drift_turns += 1
                 if drift_left == 0:
@@ -134,6 +138,14 @@ class UserSimulator:
                     continue
             self.history.append({"role": "assistant", "content": turn.model_dump_json()})
             return AcceptedTurn(turn, unbacked)
+
+    async def _judge(self, text: str, digest: TurnDigest | None):
+        try:
+            return await judge_drift(self.model, text, digest)
+        except StructuredOutputError:
+            return None  # a judge that cannot answer is no finding; the offline check already passed
+        except LLMError as e:
+            raise SimulatorFailure(f"drift judge failed: {e}") from e
 
     @staticmethod
     def _correction(turn: UserTurn, feedback: str) -> list[dict[str, Any]]:

@@ -123,7 +123,7 @@ def test_quoted_words_and_the_users_own_side_are_not_assistant_voice(text):
 def test_the_llm_judge_is_optional_and_turns_a_verdict_into_a_finding():
     import asyncio
 
-    from ise_trace.simulate.drift import DriftVerdict, judge_drift, judge_enabled
+    from ise_trace.simulate.drift import DriftVerdict, judge_drift
 
     class Fake:
         model = "fake"
@@ -140,4 +140,4 @@ def test_the_llm_judge_is_optional_and_turns_a_verdict_into_a_finding():
     assert finding.kind is DriftKind.reads_as_assistant and finding.evidence == "Consider it sorted."
     assert "python3 clean.py" in out.seen[0][1]["content"]
     assert asyncio.run(judge_drift(Fake({"out_of_role": False, "evidence": ""}), "Sort by date.", None)) is None
-    assert not judge_enabled() and DriftVerdict.model_fields["out_of_role"].is_required()
+    assert DriftVerdict.model_fields["out_of_role"].is_required()

@@ -251,3 +251,19 @@ def test_a_bug_in_our_own_code_is_raised_not_recorded(aio, sandbox_pool):
     broken_user = ScriptedChatModel("scripted-user", [TypeError("bug in a client")])
     with pytest.raises(TypeError, match="bug in a client"):
         aio.run(run_episode(make_intent(), sandbox_pool, _setup(ScriptedChatModel("a", ["hi"]), broken_user)))
+
+
+def test_with_the_drift_judge_on_a_turn_the_patterns_pass_is_judged_and_regenerated(aio, sandbox_pool):
+    """SCRIPTED stand-in simulator: it also answers the judge's question (the DriftVerdict schema)."""
+    agent = ScriptedChatModel("scripted-agent", ["Which file?", "Okay."])
+    simulator = ScriptedChatModel("scripted-user", [
+        user("make notes.txt"),
+        '{"out_of_role": false, "evidence": ""}',  # the judge on the opening turn
+        user("Consider it sorted, boss."),
+        '{"out_of_role": true, "evidence": "Consider it sorted"}',  # judged out of role: regenerated
+        user("notes.txt in the top folder"),
+        '{"out_of_role": false, "evidence": ""}',
+    ])
+    t = _episode(aio, sandbox_pool, agent, simulator, drift_judge=True, max_user_turns=2)
+    assert _user_texts(t) == ["make notes.txt", "notes.txt in the top folder"]
+    assert t.stats.drift_turns == 1
