@@ -193,6 +193,8 @@ class Provenance(Record):
     sandbox_image: str = Field(description="Tag (with content hash) of the workspace image.")
     ise_trace_version: str
     created_at: str = Field(description="UTC ISO-8601 timestamp.")
+    node_host: str | None = Field(None, description="Host name of the node that ran the episode (Ray runs).")
+    ray_node_id: str | None = Field(None, description="Ray node id of the node that ran the episode (Ray runs).")
 
 
 class CheckResult(Record):

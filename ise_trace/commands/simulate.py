@@ -8,6 +8,9 @@
     ise-trace simulate --intents intents.jsonl --out runs/r2 --agent-backend openai \\
         --agent-base-url http://gpu1:8000/v1 --llm 'extra_body={chat_template_kwargs: {enable_thinking: false}}' \\
         --agent-llm timeout_s=300 --user-top-p 0.9
+    # over a Ray cluster (pip install 'ise-trace[ray]'): actors on every node, workspaces on each node's engine
+    ise-trace simulate --intents intents.jsonl --out runs/r3 --ray head:6379 --agent-backend openai \\
+        --agent-base-url http://gpu1:8000/v1,http://gpu2:8000/v1
 
 A recipe (--config) holds SimulateConfig fields under `simulate:` and model client options
 (LLMConfig fields: timeouts, retries, extra_body, n_ctx, ...) under `llm:` (both roles),
@@ -36,6 +39,8 @@ _OVERRIDES = {
     "user_top_p": float,
     "agent_context_tokens": int,
     "user_context_tokens": int,
+    "ray_actors_per_node": int,
+    "ray_actors": int,
 }
 
 
@@ -62,6 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             "'extra_body={chat_template_kwargs: {enable_thinking: false}}'; repeatable, over the recipe's "
             f"'{flag.replace('-', '_')}:' section",
         )
+    p.add_argument(
+        "--ray", dest="ray_address", nargs="?", const="auto", default=None, metavar="ADDRESS",
+        help="spread episodes over a Ray cluster (the 'ray' extra): ADDRESS is host:port, ray://host:port or 'local'; "
+        "alone, 'auto' (the cluster `ray start` made on this machine, or $RAY_ADDRESS). Each node runs "
+        "--ray-actors-per-node actors, each with --concurrency workspaces on that node's Docker engine",
+    )
     p.set_defaults(func=run)
 
 
@@ -81,7 +92,7 @@ def load_settings(args: argparse.Namespace):
     """SimulateSettings: the recipe's `simulate:` and LLM sections, the flags on top."""
     from ..orchestrate import simulate_settings
 
-    overrides = {field: getattr(args, field) for field in _OVERRIDES}
+    overrides = {field: getattr(args, field) for field in (*_OVERRIDES, "ray_address")}
     roles = {role: {"backend": getattr(args, f"{role}_backend"), "model": getattr(args, f"{role}_model"),
                     "base_url": getattr(args, f"{role}_base_url")} for role in ("agent", "user")}
     return simulate_settings(
@@ -115,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
     from ..orchestrate import run_simulate
 
     settings = load_settings(args)
+    if settings.config.ray_address:  # Ray is imported only on this path
+        from ..simulate.ray_runner import run_ray_simulate
+
+        run_simulate = run_ray_simulate
     summary = run_simulate(settings, args.intents, args.out)
     return 0 if summary["missing"] == 0 else 1
 

@@ -116,6 +116,8 @@ def trajectory_features():
                 "sandbox_image": Value("string"),
                 "ise_trace_version": Value("string"),
                 "created_at": Value("string"),
+                "node_host": Value("string"),
+                "ray_node_id": Value("string"),
             },
         }
     )
