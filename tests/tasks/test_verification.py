@@ -31,7 +31,7 @@ def solving_episode(aio, pool):
         "I wrote totals.csv with the total per region and read it back.",
     ])
     simulator = ScriptedChatModel("scripted-user", [
-        user("what's in the folder?"),
+        user("show me what is in the folder"),
         user("Now sum amount per region into totals.csv."),
         user("Looks right, thanks.", completed=True, success=True),
     ])
