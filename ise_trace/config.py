@@ -154,7 +154,11 @@ class IntentConfig(Section):
     complexity: dict[str, ComplexityShape] = Field(default_factory=_default_complexity)
     max_sample_tries: int = Field(1000, ge=1, description="Redraws allowed to avoid a repeated tuple.")
     concurrency: int = Field(4, ge=1, description="Intents rendered at once.")
-    max_render_attempts: int = Field(3, ge=1, description="Renders of one tuple before it counts as failed.")
+    max_render_attempts: int = Field(
+        3, ge=1,
+        description="Renders of one tuple's text before it counts as failed, per text: the plain one, and the one "
+        "from the generator's brief when the task falls back to the generator (so at most twice this in all).",
+    )
     temperature: float = Field(0.8, ge=0, description="Sampling temperature of the renderer.")
     max_tokens: int = Field(600, ge=16, description="Token cap of one rendered intent.")
     min_chars: int = Field(60, ge=1, description="Shortest acceptable intent text.")
