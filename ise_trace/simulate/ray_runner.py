@@ -86,6 +86,11 @@ class EpisodeWorker:
         from .live import LiveEpisodes
         from .models import open_models
 
+        from . import drift_classifier
+
+        # The role-drift classifier loads its embedder on first use: here, so that the first
+        # episodes are not the slow ones and a node without it says so before any episode.
+        await asyncio.to_thread(drift_classifier.default)
         self._stack = contextlib.AsyncExitStack()
         agent_models, user_models = await self._stack.enter_async_context(
             open_models(self.settings.agent.spec(), self.settings.user.spec()))
