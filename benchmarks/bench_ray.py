@@ -16,7 +16,7 @@ carries an intent in and a trajectory of this run's mean size back (what the dri
 attempt), beside the mean episode time.
 
 Then the tokens of paper-shaped episodes (8 user turns, 4 calls per turn, a tool output of about
-2 kB): every request the LLM layer sent is logged (LLMConfig.log_path), and its messages and
+1.6 kB): every request the LLM layer sent is logged (LLMConfig.log_path), and its messages and
 tools are counted with the embedded model's tokenizer (SmolLM2, GGUF vocab only). The stand-in's
 replies are scripted and short, so the prompt side is measured and the completion side is not.
 """
@@ -37,14 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import bench_simulate  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from bench_simulate import AGENT, USER, bench_intents, free_port  # noqa: E402
 
-TOOL_OUTPUT_COMMAND = "ls -la /usr/bin | head -n 30"  # ~2 kB: a listing, as agents read them
+TOOL_OUTPUT_COMMAND = "ls -la /usr/bin | head -n 30"  # ~1.6 kB in the sandbox: a listing, as agents read them
 
 
 class Handler(bench_simulate.InstantHandler):
     """bench_simulate's instant server, with user turns worded as a user words them (the drift check
     reads "step 2: ..." as the assistant explaining the task) and the exec command a setting."""
 
-    command = "true"
+    exec_command = "true"  # not `command`: BaseHTTPRequestHandler keeps the HTTP method there
 
     def do_POST(self) -> None:
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -66,7 +66,7 @@ class Handler(bench_simulate.InstantHandler):
                 since_user += m["role"] == "tool"
             if request.get("tools") and since_user < self.calls_per_turn:
                 message["tool_calls"] = [{"id": f"call_{len(messages)}", "type": "function",
-                                          "function": {"name": "exec", "arguments": json.dumps({"command": self.command})}}]
+                                          "function": {"name": "exec", "arguments": json.dumps({"command": self.exec_command})}}]
                 finish = "tool_calls"
             else:
                 message["content"] = "Done: the checks ran."
@@ -78,7 +78,7 @@ class Handler(bench_simulate.InstantHandler):
 def serve(port: int, user_turns: int, calls: int, command: str) -> None:
     from http.server import ThreadingHTTPServer
 
-    Handler.user_turns, Handler.calls_per_turn, Handler.command = user_turns, calls, command
+    Handler.user_turns, Handler.calls_per_turn, Handler.exec_command = user_turns, calls, command
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
 
@@ -168,7 +168,8 @@ def tokens_per_trajectory(folder: Path, episodes: int = 4) -> dict:
     server, url = start_server(user_turns, calls, TOOL_OUTPUT_COMMAND)
     log_path = folder / "requests.jsonl"
     try:
-        settings = settings_for(url, {"concurrency": 4, "max_user_turns": user_turns + 1, "max_tool_calls": 200},
+        # One episode at a time: the log then reads episode by episode (for the prefix-cache figure).
+        settings = settings_for(url, {"concurrency": 1, "max_user_turns": user_turns + 1, "max_tool_calls": 200},
                                 llm={"log_path": str(log_path)})
         one_run("tokens", settings, write_intents(folder, episodes, "tok"), folder / "tok-run", episodes, user_turns * calls)
     finally:
@@ -181,26 +182,38 @@ def tokens_per_trajectory(folder: Path, episodes: int = 4) -> dict:
 
     prompt = completion = requests = 0
     tools_tokens: dict[str, int] = {}
+    # With a prefix cache (vLLM --enable-prefix-caching) each request of a conversation reuses the one
+    # before it, so what is computed anew per episode is about the last prompt of each role.
+    longest: list[dict[str, int]] = []
     for line in log_path.read_text().splitlines():
         entry = json.loads(line)
         request = entry["request"]
         if "Reply with OK." in json.dumps(request["messages"]):
             continue  # the start-up check of each server, not part of an episode
         requests += 1
+        role = "agent" if request.get("tools") else "user"
+        if role == "agent" and len(request["messages"]) == 2 and (not longest or longest[-1].get("agent")):
+            longest.append({})  # the agent's first request (system + first user turn): a new episode
         # Content and tool calls of every message, plus the tool schemas: what a chat template renders,
         # less its few role markers per message.
+        tokens = 0
         for m in request["messages"]:
-            prompt += count(m.get("content") or "") + 4
+            tokens += count(m.get("content") or "") + 4
             for call in m.get("tool_calls") or []:
-                prompt += count(json.dumps(call["function"]))
+                tokens += count(json.dumps(call["function"]))
         if request.get("tools"):
             key = json.dumps(request["tools"], sort_keys=True)
             tools_tokens.setdefault(key, count(key))
-            prompt += tools_tokens[key]
+            tokens += tools_tokens[key]
+        prompt += tokens
+        if longest:
+            longest[-1][role] = max(longest[-1].get(role, 0), tokens)
         reply = entry.get("reply") or {}
         completion += count(reply.get("content") or "") + sum(count(json.dumps(c)) for c in reply.get("tool_calls") or [])
+    cached = statistics.fmean(sum(e.values()) for e in longest) if longest else float("nan")
     return {"episodes": episodes, "user_turns": user_turns, "tool_calls": user_turns * calls,
-            "requests": requests / episodes, "prompt_tokens": prompt / episodes, "completion_tokens": completion / episodes}
+            "requests": requests / episodes, "prompt_tokens": prompt / episodes, "completion_tokens": completion / episodes,
+            "prefill_with_prefix_cache": cached, "episodes_seen": len(longest)}
 
 
 def main(args: argparse.Namespace) -> None:
@@ -247,8 +260,9 @@ def main(args: argparse.Namespace) -> None:
                   "episodes (time one slot holds an episode); start-up: models checked, workspaces (and actors) started.")
         tokens = tokens_per_trajectory(tmp)
         print(f"tokens per paper-shaped stand-in trajectory ({tokens['user_turns']} user turns, {tokens['tool_calls']} tool "
-              f"calls, ~2 kB per tool output, {tokens['episodes']} episodes, SmolLM2 tokenizer): "
-              f"{tokens['requests']:.0f} model requests, {tokens['prompt_tokens']:,.0f} prompt tokens; "
+              f"calls, ~1.6 kB per tool output, {tokens['episodes']} episodes, SmolLM2 tokenizer): "
+              f"{tokens['requests']:.0f} model requests, {tokens['prompt_tokens']:,.0f} prompt tokens "
+              f"({tokens['prefill_with_prefix_cache']:,.0f} to compute with a prefix cache: the last prompt of each role); "
               f"completion {tokens['completion_tokens']:,.0f} (scripted replies: not a model's)")
 
 
