@@ -45,10 +45,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import UserError
-from ..fsio import write_json_atomic
 from ..progress import Progress
-from .run_dir import SUMMARY, RunDirectory, run_settings
-from .summary import summarize, summary_line
+from .run_dir import RunDirectory, run_settings
+from .runner import first_error, write_summary
+from .summary import summarize
 
 log = logging.getLogger(__name__)
 
@@ -476,7 +476,7 @@ async def _run(fleet: _Fleet, intents: list, pending: list, finished: set[str], 
                 for _ in range(fleet.size):
                     group.create_task(slot(actor, actor.handle, group))
     except BaseExceptionGroup as errors:
-        raise _first(errors) from None
+        raise first_error(errors) from None
     finally:
         ticker.cancel()
         progress.close()
@@ -503,12 +503,4 @@ async def _run(fleet: _Fleet, intents: list, pending: list, finished: set[str], 
             "given_up": session.given_up,
         },
     })
-    summary["settings_hash"] = run_key
-    write_json_atomic(run_dir.out / SUMMARY, summary)
-    print(summary_line(summary), file=stream)
-    return summary
-
-
-def _first(errors: BaseExceptionGroup) -> BaseException:
-    first = errors.exceptions[0]
-    return _first(first) if isinstance(first, BaseExceptionGroup) else first
+    return write_summary(run_dir, summary, run_key, stream)

@@ -115,7 +115,7 @@ async def run_simulation(
             for slot in range(min(config.concurrency, len(pending))):
                 group.create_task(worker(slot))
     except BaseExceptionGroup as errors:
-        raise _first(errors) from None
+        raise first_error(errors) from None
     finally:
         ticker.cancel()
         progress.close()
@@ -135,16 +135,21 @@ async def run_simulation(
             "concurrency": config.concurrency,
         },
     )
+    return write_summary(run_dir, summary, run_key, stream)
+
+
+def write_summary(run_dir: RunDirectory, summary: dict[str, Any], run_key: str, stream: TextIO) -> dict[str, Any]:
+    """summary.json of a run (atomically) and its one line; the Ray runner ends the same way."""
     summary["settings_hash"] = run_key
     write_json_atomic(run_dir.out / SUMMARY, summary)
     print(summary_line(summary), file=stream)
     return summary
 
 
-def _first(errors: BaseExceptionGroup) -> BaseException:
+def first_error(errors: BaseExceptionGroup) -> BaseException:
     """The first worker error of a TaskGroup, unwrapped (it keeps its own traceback)."""
     first = errors.exceptions[0]
-    return _first(first) if isinstance(first, BaseExceptionGroup) else first
+    return first_error(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def _simulate_intent(
