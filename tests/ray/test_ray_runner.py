@@ -138,7 +138,6 @@ def test_rerun_after_the_driver_was_sigkilled_records_the_rest_exactly_once_stan
 
 
 def test_unreachable_ray_address_is_one_clear_line(tmp_path):
-    pytest.importorskip("ray")
     from .cluster import free_port
 
     with standin_server() as server:
