@@ -38,6 +38,7 @@ from ..errors import LLMError, SandboxError, UserError
 from ..fsio import write_json_atomic, write_text_atomic
 from ..schemas import Intent, Verification, compute_stats
 from .report import category_table, markdown_table, score_trials
+from .runner import check_resumable
 
 BENCHMARK = "ise-trace in-distribution"
 TRIALS_FILE = "trials.jsonl"
@@ -117,22 +118,8 @@ def _manifest(plan_request: InDistributionRequest, label: str, split: str | None
     }
 
 
-def _check_resumable(out: Path, manifest: dict[str, Any]) -> None:
-    path = out / "run.json"
-    if not path.exists():
-        if out.exists() and any(out.iterdir()):
-            raise UserError(f"--out {out}: folder exists, is not empty and holds no run.json; pick a new folder")
-        return
-    try:
-        previous = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"{path}: unreadable ({e}); pick a new --out folder") from None
-    for name in ("benchmark", "model", "tasks_from", "split", "simulate_user", "user_model"):
-        if previous.get(name) != manifest[name]:
-            raise UserError(
-                f"--out {out}: holds a run with {name}={previous.get(name)!r}, not {manifest[name]!r}; "
-                "rerun with the same settings to resume, or pick a new --out"
-            )
+# A run folder holds one of each: trials of another setting are never mixed in.
+RESUME_FIELDS = ("benchmark", "model", "tasks_from", "split", "simulate_user", "user_model")
 
 
 def plan_in_distribution(request: InDistributionRequest) -> InDistributionPlan:
@@ -151,7 +138,7 @@ def plan_in_distribution(request: InDistributionRequest) -> InDistributionPlan:
         )
     label = request.label or request.model
     out = (Path(request.out) if request.out else Path(request.config.out_root) / _safe_name(label)).resolve()
-    _check_resumable(out, _manifest(request, label, split))
+    check_resumable(out, _manifest(request, label, split), RESUME_FIELDS)
     # Local servers take any key (as in the ClawEval path).
     key = os.environ.get(request.config.model_api_key_env) or "EMPTY"
     check_model_server(request.model_base_url, request.model, key, request.config.server_timeout_s,

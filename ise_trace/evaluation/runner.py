@@ -101,8 +101,8 @@ def _manifest(request: EvalRequest, label: str, harness: Harness, commit: str | 
     }
 
 
-def _check_resumable(out: Path, manifest: dict[str, Any]) -> None:
-    """A run folder holds one model and judge: refuse to mix another one's trials into it."""
+def check_resumable(out: Path, manifest: dict[str, Any], fields: tuple[str, ...]) -> None:
+    """A run folder holds one setting of `fields` (model, judge, ...): refuse to mix another's trials into it."""
     path = out / "run.json"
     if not path.exists():
         if out.exists() and any(out.iterdir()):
@@ -112,7 +112,7 @@ def _check_resumable(out: Path, manifest: dict[str, Any]) -> None:
         previous = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise UserError(f"{path}: unreadable ({e}); pick a new --out folder") from None
-    for field_name in ("model", "judge_model", "harness_commit"):
+    for field_name in fields:
         if previous.get(field_name) != manifest[field_name]:
             raise UserError(
                 f"--out {out}: holds a run with {field_name}={previous.get(field_name)!r}, not "
@@ -158,7 +158,7 @@ def plan_eval(request: EvalRequest) -> EvalPlan:
     label = request.label or request.model
     out = (Path(request.out) if request.out else Path(config.out_root) / _safe_name(label)).resolve()
     commit = checkout.commit()
-    _check_resumable(out, _manifest(request, label, harness, commit))
+    check_resumable(out, _manifest(request, label, harness, commit), ("model", "judge_model", "harness_commit"))
     check_harness(harness)
     check_model_server(request.model_base_url, request.model, _key(config.model_api_key_env),
                        config.server_timeout_s, "--model-base-url", "--model")
