@@ -3,7 +3,7 @@
 With `task.author: llm` the renderer's model authors the task for the text it wrote; a task that
 fails validation in the sandbox (or a text that failed its checks) falls back to the seeded
 generator of the intent's task hints, and then the text is rendered again from the generator's
-brief, so that it names the files that are really there. With `task.author: generator` only the generator is used. Every rejected task
+brief, which lists the files that are really there (the renderer is asked to name them). With `task.author: generator` only the generator is used. Every rejected task
 is one failure with its reason (`task_<reason>`), counted with the render failures; an intent
 whose task never validates is dropped, or kept without a task (unverified) when asked.
 """
