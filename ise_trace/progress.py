@@ -32,7 +32,7 @@ class Progress:
     min_interval_s: float = 0.2
     _start: float = field(default_factory=time.monotonic)
     _last: float = 0.0
-    _last_line: str = ""
+    _last_shown: tuple | None = None  # the counts of the last line written (not its clock)
     _new_since_start: int = 0
 
     def update(self, *, ok: bool = True, n: int = 1, **extra: object) -> None:
@@ -51,12 +51,19 @@ class Progress:
         self.ok += n
         self.render(force=True)
 
+    def _extras(self) -> str:
+        return "".join(f" {k}={v}" for k, v in self.extra.items())
+
+    def _counts(self) -> tuple:
+        """What a line says apart from its clock (rate, elapsed, ETA change on every call)."""
+        return self.done, self.ok, self.failed, self._extras()
+
     def line(self) -> str:
         elapsed = max(time.monotonic() - self._start, 1e-9)
         rate = self._new_since_start / elapsed
         left = max(self.total - self.done, 0)
         eta = left / rate if rate > 0 else float("inf")
-        extras = "".join(f" {k}={v}" for k, v in self.extra.items())
+        extras = self._extras()
         return (
             f"{self.label} {self.done}/{self.total} ok={self.ok} failed={self.failed} "
             f"{rate:.2f}/s elapsed {_fmt_eta(elapsed)} eta {_fmt_eta(eta)}{extras}"
@@ -70,12 +77,18 @@ class Progress:
         out = self._out()
         tty = getattr(out, "isatty", lambda: False)()
         interval = self.min_interval_s if tty else 10.0
-        if not force and now - self._last < interval and self.done < self.total:
+        counts = self._counts()
+        new = counts != self._last_shown
+        # Forced (a resume's skip, close) and the final count: written only when the counts are
+        # news, so the last line, already shown by the update that reached the total, is not
+        # written again a moment later with another rate. Otherwise one line per interval.
+        if force or self.done >= self.total:
+            if not new:
+                return
+        elif now - self._last < interval:
             return
         line = self.line()
-        if force and line == self._last_line:
-            return
-        self._last, self._last_line = now, line
+        self._last, self._last_shown = now, counts
         if tty:
             out.write("\r\033[K" + line)
         else:

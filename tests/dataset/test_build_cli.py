@@ -35,6 +35,14 @@ def test_build_prints_what_it_wrote_and_how_to_load_it(tmp_path, run_dir, capsys
     assert (out / "README.md").exists()
 
 
+def test_build_prints_its_last_progress_line_once(tmp_path, run_dir, capsys):
+    out = tmp_path / "ise-trace"
+    assert main(["build", "--config", "demo", "--out", str(out), "--run-dir", str(run_dir), "--no-vendi"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("build ")]
+    assert lines and lines[-1].startswith("build 60/60 ok=60 failed=0"), lines
+    assert sum(line.startswith("build 60/60") for line in lines) == 1, lines
+
+
 def test_truncated_record_fails_with_its_line_and_leaves_the_old_folder_intact(tmp_path, good_folder, capsys):
     """A record cut short in the middle of a ledger is damage, not a crash's torn tail (which the
     record layer skips): the build stops at its line."""
