@@ -116,10 +116,15 @@ async def validate(ws, workspace: WorkspaceSpec | None, checks: list[Check] | No
     except SetupFailed as e:
         return TaskVerdict(False, "setup_failed", str(e))
     timings["setup"] = _ms(t0)
-    entries, truncated = await ws.snapshot(max_files=100_000)
-    total = sum(e["size"] for e in entries)
-    if truncated or total > config.max_workspace_bytes:  # truncated: the daemon's hashing budget ran out
-        return TaskVerdict(False, "too_large", f"/workspace holds {total} bytes after setup, at most {config.max_workspace_bytes}")
+    t0 = time.perf_counter()
+    total = await workspace_bytes(ws)
+    timings["size"] = _ms(t0)
+    if total is None:
+        return TaskVerdict(False, "too_large", f"/workspace could not be measured after setup within {SIZE_TIMEOUT_S:.0f} s",
+                           timings)
+    if total > config.max_workspace_bytes:
+        return TaskVerdict(False, "too_large", f"/workspace holds {total} bytes after setup, at most {config.max_workspace_bytes}",
+                           timings)
     t0 = time.perf_counter()
     before = await run_checks(ws, checks or [], config)
     timings["checks_before"] = _ms(t0)
@@ -156,6 +161,22 @@ async def validate_in_pool(pool, intent_id: str, workspace, checks, reference, c
             return await validate(ws, workspace, checks, reference, config)
     except SandboxError as e:  # the files could not be written (a bad mode, a path through a file)
         return TaskVerdict(False, "setup_failed", str(e))
+
+
+# Bytes of the regular files and symlinks (their target text) under /workspace, as the snapshot
+# counts them, without reading a file: one command, whatever the workspace holds. Folders the
+# agent cannot read are left out (as the snapshot leaves them out), not an error.
+SIZE_COMMAND = r"""find . \( -type f -o -type l \) -printf '%s\n' 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'"""
+SIZE_TIMEOUT_S = 30.0
+
+
+async def workspace_bytes(ws) -> int | None:
+    """What /workspace holds, in bytes; None when it could not be measured (the command timed out)."""
+    r = await ws.exec(SIZE_COMMAND, timeout_s=SIZE_TIMEOUT_S)
+    lines = r.output.split()
+    if r.exit_code != 0 or r.recycled or r.timed_out or not lines or not lines[-1].isdigit():
+        return None
+    return int(lines[-1])
 
 
 def _ms(t0: float) -> float:

@@ -10,9 +10,9 @@ import pytest
 
 from ise_trace.config import TaskConfig
 from ise_trace.schemas import Check, WorkspaceFile, WorkspaceSpec
-from ise_trace.tasks.runs import validate_in_pool
+from ise_trace.tasks.runs import seed_files, validate, validate_in_pool
 
-from .handmade import CHECKS, task_intent
+from .handmade import CHECKS, SALES, task_intent
 
 pytestmark = pytest.mark.docker
 
@@ -55,6 +55,38 @@ def test_failing_reference_and_oversized_and_escaping_files_are_rejected(aio, sa
     out = task_intent(workspace=WorkspaceSpec(files=[WorkspaceFile(path="../etc/x", content="x")]))
     assert _validate(aio, sandbox_pool, out).reason == "invalid_spec"
     assert _validate(aio, sandbox_pool, task_intent(checks=[])).reason == "invalid_spec"
+
+
+def test_workspace_size_after_setup_counts_every_file_without_reading_one(aio, sandbox_pool):
+    """The size limit is a stat of every file, not a hash of its bytes: a file the agent cannot
+    read still counts, and the workspace's contents are never listed or hashed for it."""
+
+    class NoSnapshot:
+        def __init__(self, ws):
+            self.ws = ws
+
+        async def exec(self, *args, **kwargs):
+            return await self.ws.exec(*args, **kwargs)
+
+        async def snapshot(self, *args, **kwargs):
+            raise AssertionError("validation hashed the workspace to add up its size")
+
+    def run(limit):
+        task = task_intent()
+        task.workspace.setup = ["head -c 5000 /dev/zero > blob && ln -s sales.csv link && chmod 000 blob"]
+
+        async def go():
+            async with sandbox_pool.acquire(files=seed_files(task.workspace)) as ws:
+                return await validate(NoSnapshot(ws), task.workspace, task.checks, task.reference,
+                                      TaskConfig(max_workspace_bytes=limit))
+
+        return aio.run(go())
+
+    total = len(SALES) + len("echo hello\n") + 5000 + len("sales.csv")  # a symlink: its target text
+    verdict = run(total - 1)
+    assert (verdict.ok, verdict.reason) == (False, "too_large"), verdict
+    assert f"holds {total} bytes" in verdict.detail and "size" in verdict.timings_ms
+    assert run(total).ok
 
 
 def test_intents_check_cli_prints_one_verdict_each_and_exits_1_on_a_reject(tmp_path, sandbox_image):
