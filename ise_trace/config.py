@@ -6,6 +6,7 @@ unknown key is an error (never silently ignored). Change a default here and nowh
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -96,6 +97,43 @@ class LLMConfig(Section):
     vllm_engine_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Passed to vllm.LLM, e.g. tensor_parallel_size, gpu_memory_utilization."
     )
+
+    # The client options that change what a model generates, per backend: a simulate run records
+    # them (run.json) and refuses to resume under other ones. The rest (timeouts, retries, the
+    # request log, where the API key comes from, threads, `serve` options) change how a run goes,
+    # not what it produces. The server address is not one either: the model name is recorded.
+    GENERATIVE: ClassVar[dict[str, tuple[str, ...]]] = {
+        "openai": ("extra_body",),
+        "llama-cpp": ("n_ctx",),
+        "vllm": ("extra_body", "vllm_engine_kwargs"),
+    }
+    # vllm.LLM arguments that only place or pace the engine (kept out of the run record).
+    VLLM_OPERATIONAL: ClassVar[frozenset[str]] = frozenset({
+        "tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "gpu_memory_utilization",
+        "swap_space", "cpu_offload_gb", "max_num_seqs", "max_num_batched_tokens", "enforce_eager",
+        "disable_log_stats", "download_dir",
+    })
+
+    def generative(self, backend: str) -> dict[str, Any]:
+        """The options of `backend` that decide what it generates (see GENERATIVE)."""
+        values = {name: _without_secrets(getattr(self, name)) for name in self.GENERATIVE.get(backend, ())}
+        if "vllm_engine_kwargs" in values:
+            values["vllm_engine_kwargs"] = {k: v for k, v in values["vllm_engine_kwargs"].items()
+                                            if k not in self.VLLM_OPERATIONAL}
+        return {"backend": backend, **values}
+
+
+# Keys of extra_body (and the like) that hold a credential, not a generation option.
+_SECRET_KEY = re.compile(r"(^|[_-])(api[_-]?key|key|token|secret|password|authorization|auth)$", re.IGNORECASE)
+
+
+def _without_secrets(value: Any) -> Any:
+    """`value` with every mapping entry whose key names a credential left out (at any depth)."""
+    if isinstance(value, dict):
+        return {k: _without_secrets(v) for k, v in value.items() if not _SECRET_KEY.search(str(k))}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
 
 
 # Each further stage adds its own Section subclass below (intents, simulation, build).

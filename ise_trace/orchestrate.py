@@ -220,7 +220,8 @@ async def _simulate(settings: SimulateSettings, intents, intents_source: str, ou
 
     config = settings.config
     async with open_models(settings.agent.spec(), settings.user.spec()) as (agent_models, user_models):
-        run_dir, run_key = open_run(out, config, agent_models, user_models, intents_source=intents_source)
+        run_dir, run_key = open_run(out, config, agent_models, user_models, intents_source=intents_source,
+                                    agent=settings.agent, user=settings.user)
         try:
             # No more workspaces than episodes left to run: each costs a container start.
             left = len({i.id for i in intents} - run_dir.trajectories.finished_intents())

@@ -46,7 +46,7 @@ from typing import Any, TextIO
 
 from ..errors import UserError
 from ..progress import Progress
-from .run_dir import RunDirectory, run_settings
+from .run_dir import RunDirectory, llm_settings, run_settings
 from .runner import first_error, write_summary
 from .summary import summarize
 
@@ -242,7 +242,8 @@ async def _drive(settings: Any, intents: list, intents_source: str, out: str, st
             await fleet.start([_Actor(slot, node) for slot, node in enumerate(where)])
             first = fleet.actors[0].info
             run_key = run_dir.record_settings(
-                run_settings(config, first["agent_models"], first["user_models"]), intents_source)
+                run_settings(config, first["agent_models"], first["user_models"],
+                             llm_settings(settings.agent), llm_settings(settings.user)), intents_source)
             return await _run(fleet, intents, pending, finished, attempts, run_dir, run_key, stream)
         finally:
             await fleet.close()

@@ -28,13 +28,31 @@ SUMMARY = "summary.json"
 LOCK = ".lock"
 
 
-def run_settings(config: SimulateConfig, agent_models: list[str], user_models: list[str]) -> dict[str, Any]:
-    """What decides the content of a run (not how fast it goes)."""
-    return {
+def run_settings(config: SimulateConfig, agent_models: list[str], user_models: list[str],
+                 agent_llm: dict[str, Any] | None = None, user_llm: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What decides the content of a run (not how fast it goes).
+
+    `agent_llm`/`user_llm`: each role's backend and the client options that change what it
+    generates (`llm_settings`); absent for models handed in as objects (tests, scripted models)."""
+    settings = {
         "simulate": config.model_dump(exclude=set(SimulateConfig.OPERATIONAL)),
         "agent_model": sorted(set(agent_models)),
         "user_model": sorted(set(user_models)),
     }
+    for key, llm in (("agent_llm", agent_llm), ("user_llm", user_llm)):
+        if llm is not None:
+            settings[key] = llm
+    return settings
+
+
+def llm_settings(choice: Any) -> dict[str, Any] | None:
+    """The run-record part of one role's model choice (a ModelChoice: backend and LLMConfig options).
+
+    Only options that change what is generated: no timeouts, retries, log paths or API key
+    sources, and never a key (LLMConfig holds none: it names the variables that do)."""
+    if choice is None:
+        return None
+    return choice.options.generative(choice.backend)
 
 
 def settings_hash(settings: dict[str, Any]) -> str:

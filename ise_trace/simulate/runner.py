@@ -31,7 +31,7 @@ from ..progress import Progress
 from ..schemas import Intent, Trajectory
 from .episode import EpisodeSetup, run_episode
 from .live import LiveEpisodes
-from .run_dir import SUMMARY, RunDirectory, run_settings
+from .run_dir import SUMMARY, RunDirectory, llm_settings, run_settings
 from .summary import summarize, summary_line
 
 
@@ -44,15 +44,18 @@ class _Session:
 
 
 def open_run(
-    out: str | Path, config: SimulateConfig, agent_models: list[ChatModel], user_models: list[ChatModel], intents_source: str = ""
+    out: str | Path, config: SimulateConfig, agent_models: list[ChatModel], user_models: list[ChatModel], intents_source: str = "",
+    *, agent: Any = None, user: Any = None,
 ) -> tuple[RunDirectory, str]:
     """Lock the run folder and check (or record) its settings; returns it with the settings hash.
 
+    `agent`/`user`: the roles' ModelChoice, whose generation options are part of the settings.
     Done before any workspace starts, so a wrong folder or changed settings fail at once.
     """
     run_dir = RunDirectory(out)
     try:
-        settings = run_settings(config, [m.model for m in agent_models], [m.model for m in user_models])
+        settings = run_settings(config, [m.model for m in agent_models], [m.model for m in user_models],
+                                llm_settings(agent), llm_settings(user))
         return run_dir, run_dir.record_settings(settings, intents_source)
     except BaseException:
         run_dir.close()

@@ -75,6 +75,39 @@ def test_resume_with_other_settings_is_refused_and_names_them(tmp_path):
     run_dir.close()
 
 
+def test_resume_with_other_generation_options_is_refused_and_same_ones_resume(tmp_path):
+    from ise_trace.orchestrate import simulate_settings
+    from ise_trace.simulate.runner import open_run
+
+    from .scripted import ScriptedChatModel
+
+    models = [ScriptedChatModel("Qwen/Qwen3-8B")]
+    thinking_off = {"chat_template_kwargs": {"enable_thinking": False}}
+
+    def attempt(llm=None, agent_llm=None, **agent):
+        settings = simulate_settings(None, llm=llm, agent_llm=agent_llm,
+                                     agent={"backend": "openai", "base_url": "http://a:8000/v1", **agent})
+        run_dir, key = open_run(tmp_path / "run", settings.config, models, models, "intents.jsonl",
+                                agent=settings.agent, user=settings.user)
+        run_dir.close()
+        return key
+
+    first = attempt(llm={"extra_body": {**thinking_off, "api_key": "sk-secret"}})
+    record = (tmp_path / "run" / "run.json").read_text()
+    assert "enable_thinking" in record and "sk-secret" not in record and "http://a" not in record
+    # Same generation options: resumes, whatever the timeouts, retries, log, key source or server.
+    assert attempt(llm={"extra_body": thinking_off, "timeout_s": 5, "max_retries": 0, "log_path": "x.jsonl",
+                        "api_key_env": ["MY_KEY"], "n_threads": 4},
+                   base_url="http://b:8000/v1,http://c:8000/v1") == first
+    with pytest.raises(UserError) as e:  # thinking on for the agent only
+        attempt(llm={"extra_body": thinking_off}, agent_llm={"extra_body": {}})
+    message = str(e.value)
+    assert "agent_llm.extra_body.chat_template_kwargs.enable_thinking: False -> None" in message
+    assert "user_llm" not in message and "new --out" in message
+    with pytest.raises(UserError, match="agent_llm.backend: 'openai' -> 'vllm'"):
+        attempt(llm={"extra_body": thinking_off}, backend="vllm")
+
+
 def test_second_writer_on_the_same_folder_is_refused(tmp_path):
     first = RunDirectory(tmp_path / "run")
     try:
