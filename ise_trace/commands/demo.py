@@ -72,9 +72,11 @@ def next_steps(folder, shown: str) -> str:
     why = {"verified": "the trajectories whose checks passed",
            "success": "no trajectory passed its checks, so the simulator's successes",
            "all": "no trajectory passed its checks or was a success, so all of them"}[outcomes]
+    activate = activation_line()
     return (
         "\nNext steps:\n"
-        f"  ise-trace stats {shown}\n"
+        + (f"  {activate}\n" if activate else "")
+        + f"  ise-trace stats {shown}\n"
         f"  python -c 'from datasets import load_dataset; print(load_dataset(\"{where}\"))'\n"
         f"  # SFT of a tiny random Qwen3 on {why} (a real run: sft/README.md)\n"
         "  python sft/tiny.py out/tiny\n"
@@ -84,3 +86,38 @@ def next_steps(folder, shown: str) -> str:
         "  ise-trace eval --claw-eval-dir ../claw-eval --model-base-url http://127.0.0.1:8001/v1 --model my-sft "
         "--tasks judge-free"
     )
+
+
+STEP_COMMANDS = ("ise-trace", "python", "accelerate")  # what the next steps call by name
+
+
+def activation_line(prefix: str | None = None, base_prefix: str | None = None, path: str | None = None,
+                    cwd: str | None = None) -> str | None:
+    """The shell line that puts this interpreter's virtualenv first on PATH, or None when it needs none.
+
+    None outside a virtualenv, and when PATH already finds the next steps' commands in its bin
+    folder (activated). Otherwise `source` of its activate script (run.sh runs the demo as
+    `.venv/bin/ise-trace` with nothing activated), the path relative to the current folder when
+    the venv is under it. Defaults: sys.prefix, sys.base_prefix, $PATH, the current folder.
+    """
+    import os
+    import shlex
+    import shutil
+    import sys
+    from pathlib import Path
+
+    prefix = Path(prefix or sys.prefix)
+    if os.path.realpath(prefix) == os.path.realpath(base_prefix or sys.base_prefix):
+        return None
+    bin_dir = prefix / "bin"
+    path = os.environ.get("PATH", "") if path is None else path
+    found = [shutil.which(c, path=path) for c in STEP_COMMANDS]
+    if all(f and os.path.realpath(os.path.dirname(f)) == os.path.realpath(bin_dir) for f in found):
+        return None
+    here = Path(cwd or os.getcwd()).resolve()
+    shown = bin_dir.resolve()
+    if shown.is_relative_to(here):
+        shown = shown.relative_to(here)
+    if (bin_dir / "activate").is_file():
+        return f"source {shlex.quote(str(shown / 'activate'))}"
+    return f"export PATH={shlex.quote(str(shown))}:\"$PATH\""
