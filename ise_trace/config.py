@@ -149,6 +149,11 @@ class TaskConfig(Section):
         "the fallback when its task fails validation; generator: the seeded generator only.",
     )
     fallback_to_generator: bool = Field(True, description="Use the generator's task when the LLM's is rejected.")
+    brief_text_fallback: bool = Field(
+        False,
+        description="When no rendered text passes, use the generator's brief, worded as the persona's request "
+        "(renderer 'brief-template'): for models too small to write one.",
+    )
     validate_in_sandbox: bool = Field(True, description="Validate each task in a real sandbox (setup, not done, solvable).")
     keep_unverified: bool = Field(
         False, description="Keep intents whose task was rejected (or that have none), without a task: marked unverified."

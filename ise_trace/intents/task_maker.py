@@ -5,7 +5,10 @@ fails validation in the sandbox (or a text that failed its checks) falls back to
 generator of the intent's task hints, and then the text is rendered again from the generator's
 brief, which lists the files that are really there (the renderer is asked to name them). With `task.author: generator` only the generator is used. Every rejected task
 is one failure with its reason (`task_<reason>`), counted with the render failures; an intent
-whose task never validates is dropped, or kept without a task (unverified) when asked.
+whose task never validates is dropped, or kept without a task (unverified) when asked. With
+`task.brief_text_fallback` (the demo's setting: a 135M model rarely writes a text that passes), an
+intent whose every draft failed takes the brief itself, worded as the persona's request, as its text;
+its renderer is recorded as `brief-template`, so such texts can be told apart and filtered.
 """
 
 from __future__ import annotations
@@ -14,13 +17,37 @@ from dataclasses import replace
 
 from ..config import IntentConfig
 from ..llm.base import ChatModel
-from ..schemas import Intent
+from ..schemas import Intent, RendererInfo
 from ..tasks.author import as_task, author_task
 from ..tasks.generate import generate_task, task_seed
 from ..tasks.runs import TaskVerdict, validate_in_pool
 from .renderer import IntentRenderer, RenderResult
 from .sampler import SampledIntent
 from .taxonomy import Taxonomy
+
+
+BRIEF_TEMPLATE = "brief-template-v1"
+
+
+def brief_text(sampled: SampledIntent, brief: str) -> str:
+    """The generator's brief as the persona's request: every file and result it names, kept as written."""
+    p = sampled.persona
+    asks = []
+    for line in brief.splitlines():
+        part = line.removeprefix("- ").strip()
+        if not part:
+            continue
+        have, _, result = part.partition(" The result: ")
+        asks.append(f"{have} I need {result}" if result else part)
+    return f"Hi, I'm {p.name} ({p.role}). In my workspace, " + " Also: ".join(asks)
+
+
+def brief_intent(sampled: SampledIntent, brief: str) -> Intent:
+    return Intent(
+        id=sampled.id, text=brief_text(sampled, brief), persona=sampled.persona, domains=sampled.domains,
+        complexity=sampled.complexity, seed=sampled.seed,
+        renderer=RendererInfo(model="brief-template", prompt_version=BRIEF_TEMPLATE),
+    )
 
 
 class TaskMaker:
@@ -76,6 +103,8 @@ class TaskMaker:
             return None, rendered.intent
         rendered = await self.renderer.render(sampled, brief=task.brief)
         failures += rendered.failures
+        if rendered.intent is None and self.config.task.brief_text_fallback:
+            rendered = replace(rendered, intent=brief_intent(sampled, task.brief))
         if rendered.intent is None:
             return None, None
         verdict = await self._validate(sampled.id, task.workspace, task.checks, task.reference)

@@ -1,8 +1,9 @@
 """Checks a rendered intent text must pass before it is kept.
 
 A text is rejected when it is too short or too long, still contains template tokens or
-placeholders, or does not mention the tasks it was rendered from (a lexical check against each
-task's keyword stems from the taxonomy). Each rejection carries a short machine-readable reason
+placeholders, talks about the request or echoes the prompt (its bracketed domain tags, its task
+list) instead of making the request, or does not mention the tasks it was rendered from (a
+lexical check against each task's keyword stems from the taxonomy). Each rejection carries a short machine-readable reason
 so the stats can count failures by kind.
 """
 
@@ -10,19 +11,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from ..config import IntentConfig
 from .sampler import SampledIntent
+from .taxonomy import Taxonomy
 
-# Template and placeholder debris: {name}, {{var}}, <file>, <YOUR_NAME>, [TODO], [insert x],
+# Template and placeholder debris: {name}, {{var}}, <file>, <YOUR_NAME>, [TODO], [insert x], [number],
 # XXX, TBD, lorem ipsum, $VAR-style template slots like ${name}.
 _PLACEHOLDERS = [
     re.compile(r"\{\{?\s*[\w .-]*\}?\}"),
     re.compile(r"\$\{[^}]*\}"),
-    re.compile(r"\[\s*(?:todo|tbd|insert|placeholder|your|name|file|date|x+)\b[^\]]*\]", re.I),
+    re.compile(r"\[\s*(?:todo|tbd|insert|placeholder|your|name|file|date|number|value|language|x+)\b[^\]]*\]", re.I),
     re.compile(r"\b(?:XXX+|TBD)\b"),
     re.compile(r"\blorem ipsum\b", re.I),
     re.compile(r"\b(?:placeholder|insert (?:name|file|date|value) here)\b", re.I),
+    # A bracketed phrase of plain words, "[This task]", "[Company Name]". Not a markdown link
+    # "[the docs](docs.md)", an index "x[0]", "report[2024].csv", a regex "[0-9]+", a log tag "[ERROR]".
+    re.compile(r"(?<![\w\]])\[\s*[A-Za-z][A-Za-z']*(?:\s+[A-Za-z][A-Za-z']*)+\s*\](?![(\[])"),
 ]
 
 # <file>, <YOUR_NAME>, <project name> are slots; <table> or <a> in a web-scraping intent are not.
@@ -48,10 +54,26 @@ _META = re.compile(
     r"|\bi (?:can't|cannot|can not|am unable to|won't) (?:complete|do|write|generate|create|provide) "
     r"(?:this|that|the|your|such an?) (?:task|request|intent|message)\b"
     r"|\bi(?:'m| am) (?:sorry|afraid),? (?:but )?i (?:can't|cannot|can not|am unable)\b"
-    r"|\bthe user(?:'s)? (?:wants|would like|asks|is asking|requests|wishes|has asked|is requesting)\b"
+    r"|\bthe user(?:'s)? (?:wants|needs|would like|asks|is asking|requests|wishes|has asked|is requesting)\b"
     r"|\bhere (?:is|are) (?:a|the|your) (?:request|intent|user request|rewrite|rewritten|version)\b",
     re.I | re.M,
 )
+
+# The renderer prompt's task list restated as a spec: "The task was:", "Task 1:", "Tasks:" opening a
+# line or sentence, and its "1. [File-IO] merge csv files" lines (any bracketed tag).
+_SPEC_ECHO = re.compile(
+    r"(?:^|(?<=[.!?;]\s))\s*(?:the |my |your )?tasks?(?: (?:was|were|is|are)| ?#?\d+)?\s*:"
+    r"|^\s*\d+[.)]\s*\[[^\]\n]+\]",
+    re.I | re.M,
+)
+# A bracketed domain name, the prompt's "[Intelligence-Core]": the intent's own domains or any of
+# the packaged taxonomy's.
+_BRACKETED = re.compile(r"\[\s*([^\[\]\n]{1,60}?)\s*\]")
+
+
+@cache
+def _packaged_domains() -> frozenset[str]:
+    return frozenset(d.name.lower() for d in Taxonomy.load().domains)
 
 
 @dataclass(frozen=True)
@@ -84,6 +106,11 @@ def validate(text: str, intent: SampledIntent, config: IntentConfig) -> Verdict:
         return Verdict(False, "too_short", f"{len(text)} characters, need at least {config.min_chars}")
     if len(text) > config.max_chars:
         return Verdict(False, "too_long", f"{len(text)} characters, at most {config.max_chars}")
+    # An echo first: '[File-IO]' would also read as a '[file ...]' placeholder.
+    domains = _packaged_domains() | {d.name.lower() for d in intent.domains}
+    m = _SPEC_ECHO.search(text) or next((b for b in _BRACKETED.finditer(text) if b.group(1).lower() in domains), None)
+    if m:
+        return Verdict(False, "meta", f"echoes the prompt instead of making the request ({m.group(0).strip()!r})")
     for pattern in _PLACEHOLDERS:
         m = pattern.search(text)
         if m:
