@@ -13,9 +13,11 @@ is loaded before timing starts; its one-off load time is printed separately.
 
 The sets (ise_trace/simulate/data/): `heldout` was frozen before the current check was written,
 but its errors informed the second round of development examples; `heldout_v2` (120 turns) was
-measured once before development round 3 and never read; `heldout_v3`, by an independent author,
-was never read while the check was developed (reported when the file exists). Those two are the
-clean estimates.
+measured once before development round 3 and never read; `heldout_v3`, `heldout_v4` and
+`heldout_v5`, each by an independent author, were never read while the check was developed (v4
+and v5 were written from data/drift_guideline.md alone; v5 after the round-4 check was final);
+`heldout_real` holds turns the embedded simulator really wrote (drift_harvest.py). v5 is the
+clean estimate.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def main() -> None:
     start = time.perf_counter()
     classifier = drift_classifier.default()
     print(f"classifier: {'loaded' if classifier else 'UNAVAILABLE (patterns only)'} in {time.perf_counter() - start:.1f} s")
-    default = [n for n in ("heldout", "heldout_v2", "heldout_v3") if drift_labelled.available(n)]
+    default = [n for n in ("heldout", "heldout_v2", "heldout_v3", "heldout_v4", "heldout_v5", "heldout_real") if drift_labelled.available(n)]
     for name in args.set or default:
         examples = drift_labelled.load(name)
         drifted = sum(e.drift for e in examples)

@@ -310,7 +310,7 @@ def check_drift(text: str, digest: TurnDigest | None, *, learned: bool = True) -
     from .drift_classifier import default  # imported late: it loads an embedding model
 
     classifier = default()
-    evidence = classifier.verdict(text) if classifier else None
+    evidence = classifier.verdict(text, digest) if classifier else None
     return [DriftFinding(DriftKind.reads_as_assistant, evidence)] if evidence else []
 
 

@@ -1,11 +1,12 @@
 """The learned layer of the role-drift check: logistic regression over a turn's sentence embedding
 (all-MiniLM-L6-v2, shipped offline), the element-wise maximum of its sentences' embeddings (one
 assistant sentence in a user-like turn still shows), hashed word unigrams and bigrams, and a few
-features of voice (does it ask for something, does "I" report work, does it teach "you").
+features of voice (does it ask for something, does "I" report work, does it teach "you"), and
+words of success and failure crossed with what the digest shows ran (praise after a failure).
 
 Patterns (drift.py) name the words they caught; this layer catches the paraphrases no pattern
 list keeps up with, and is consulted only when no pattern fired. Its weights are trained on the
-development set only (data/drift_dev.json) and shipped as data/drift_classifier.json, so a check
+development set only (data/drift_dev.json, turns by several authors) and shipped as data/drift_classifier.json, so a check
 costs one embedding and a dot product; the file records a hash of the set it was trained on, and a
 test fails when the two drift apart. Retrain with:
 
@@ -33,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 from . import drift_labelled
+from .digest import TurnDigest
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,42 @@ def ngram_features(text: str) -> np.ndarray:
     return v
 
 
+# --- features of the record: "great, it works" is in role after a clean run and drift after a
+# failure, so the turn's words of success and failure are crossed with what the digest shows.
+RECORD_KINDS = ("opening", "ok", "failed", "recovered", "nothing")
+_SUCCESS_WORDS = re.compile(
+    r"\b(?:works?|worked|working|runs|ran|succeeded|success(?:ful)?|clean run|no errors?|fine|good|great|nice|perfect|"
+    r"excellent|cool|sweet|awesome|brilliant|done|pass(?:es|ed)?|fixed|loaded|landed|finished|there|gone|thanks?|looks)\b",
+    re.I,
+)
+_FAILURE_WORDS = re.compile(
+    r"\b(?:errors?|fail\w*|crash\w*|broken|broke|exceptions?|traceback|nameerror|(?:didn't|doesn't|does not|did not) work|"
+    r"nothing (?:happened|ran|changed)|didn't (?:run|happen)|did you even|again)\b",
+    re.I,
+)
+_NEGATION = re.compile(r"\b(?:not|no|never|nothing|still)\b|n't\b", re.I)
+RECORD_SCALE = 2.0
+
+
+def record_kind(digest: TurnDigest | None) -> str:
+    if digest is None:
+        return "opening"
+    if not digest.calls:
+        return "nothing"
+    if digest.ends_in_failure:
+        return "failed"
+    return "recovered" if digest.failed else "ok"
+
+
+def record_features(text: str, digest: TurnDigest | None) -> np.ndarray:
+    kind = np.array([record_kind(digest) == k for k in RECORD_KINDS], dtype=np.float64)
+    polarity = np.array(
+        [bool(_SUCCESS_WORDS.search(text)), bool(_FAILURE_WORDS.search(text)), bool(_NEGATION.search(text)), "?" in text],
+        dtype=np.float64,
+    )
+    return np.concatenate([kind, np.outer(kind, polarity).ravel()]) * RECORD_SCALE
+
+
 def _embed_with_sentences(texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Each text's embedding and the maximum over its sentences' embeddings, in one encode call."""
     parts = [sentences(t) for t in texts]
@@ -127,14 +165,15 @@ def _embed_with_sentences(texts: list[str], encode: Callable[[list[str]], np.nda
     return whole, pooled
 
 
-def assemble(texts: list[str], whole: np.ndarray, pooled: np.ndarray) -> np.ndarray:
+def assemble(texts: list[str], digests: list[TurnDigest | None], whole: np.ndarray, pooled: np.ndarray) -> np.ndarray:
     voice = np.array([voice_features(t) for t in texts]) * VOICE_SCALE
     grams = np.array([ngram_features(t) for t in texts])
-    return np.hstack([voice, whole, pooled, grams])
+    record = np.array([record_features(t, d) for t, d in zip(texts, digests)])
+    return np.hstack([voice, whole, pooled, grams, record])
 
 
-def features(texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-    return assemble(texts, *_embed_with_sentences(texts, encode))
+def features(texts: list[str], digests: list[TurnDigest | None], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    return assemble(texts, digests, *_embed_with_sentences(texts, encode))
 
 
 # --- the model
@@ -182,45 +221,50 @@ def _probability(X: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
     return 1 / (1 + np.exp(-(X @ w + b)))
 
 
-L2 = 3.0  # chosen by 10-fold cross-validation on the development set (0.3, 1 and 3 tried)
+L2 = 3.0  # chosen by cross-validation across the development set's authors (1, 3, 5 and 10 tried)
 
 
-def choose_threshold(oof: np.ndarray, y: np.ndarray, patterns: np.ndarray) -> float:
-    """The threshold at which patterns-or-classifier, the check as the simulator runs it, has its
-    best F1 over the development turns, the classifier's probabilities taken out of fold.
+def _precision_recall(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    tp, fp, fn = (pred & y).sum(), (pred & ~y).sum(), (~pred & y).sum()
+    return (tp / (tp + fp) if tp + fp else 1.0), (tp / (tp + fn) if tp + fn else 1.0)
 
-    The patterns were written from this set, so here they look better than on new turns; the
-    1,400-turn set is mostly turns (round 3) that no pattern was written from, which keeps that
-    bias small, and the threshold is searched on a coarse grid (0.2 to 0.9 by 0.025).
+
+def choose_threshold(oof: np.ndarray, y: np.ndarray, patterns: np.ndarray, groups: np.ndarray) -> float:
+    """The threshold at which patterns-or-classifier, the check as the simulator runs it, has the
+    best worse-of-precision-and-recall averaged over the development set's authors, each author's
+    probabilities coming from a model trained on the others: a new author's turns are what the
+    check meets in use, and the target (0.9 precision and 0.9 recall) needs both, so neither is
+    traded away for the other as F1 would.
+
+    The patterns were written from this set, so here they look better than on new turns. The
+    threshold is searched on a coarse grid (0.2 to 0.9 by 0.025) and, the curve being flat near its
+    top, is the middle of the thresholds within 0.005 of the best.
     """
     grid = np.round(np.arange(0.2, 0.9001, 0.025), 4)
-    f1s = []
-    for threshold in grid:
-        pred = patterns | (oof > threshold)
-        tp, fp, fn = (pred & y).sum(), (pred & ~y).sum(), (~pred & y).sum()
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    # The F1 curve is flat near its top, so one turn more or less moves its argmax far: take the
-    # middle of the thresholds within 0.005 of the best instead.
-    near = grid[np.array(f1s) >= max(f1s) - 0.005]
+    names = sorted(set(groups))
+    scores = [
+        np.mean([min(_precision_recall((patterns | (oof > t))[groups == g], y[groups == g])) for g in names]) for t in grid
+    ]
+    near = grid[np.array(scores) >= max(scores) - 0.005]
     return round(float(np.median(near)), 4)
 
 
-def train(encode: Callable[[list[str]], np.ndarray], folds: int = 10) -> Weights:
-    """Weights from the development set: out-of-fold probabilities pick the threshold, then one
-    fit on all of it gives the weights."""
+def train(encode: Callable[[list[str]], np.ndarray]) -> Weights:
+    """Weights from the development set: leave-one-author-out probabilities pick the threshold,
+    then one fit on all of it gives the weights."""
     from .drift import pattern_findings
 
     examples = drift_labelled.load("dev")
-    X = features([e.text for e in examples], encode)
+    X = features([e.text for e in examples], [e.digest for e in examples], encode)
     y = np.array([e.drift for e in examples])
+    groups = np.array([e.author for e in examples])
     patterns = np.array([bool(pattern_findings(e.text, e.digest)) for e in examples])
-    fold = np.random.default_rng(0).permutation(len(y)) % folds
     oof = np.zeros(len(y))
-    for k in range(folds):
-        w, b = fit_logistic(X[fold != k], y[fold != k].astype(float), L2)
-        oof[fold == k] = _probability(X[fold == k], w, b)
+    for g in sorted(set(groups)):
+        w, b = fit_logistic(X[groups != g], y[groups != g].astype(float), L2)
+        oof[groups == g] = _probability(X[groups == g], w, b)
     w, b = fit_logistic(X, y.astype(float), L2)
-    return Weights(w, b, choose_threshold(oof, y, patterns), dev_fingerprint())
+    return Weights(w, b, choose_threshold(oof, y, patterns, groups), dev_fingerprint())
 
 
 def dev_fingerprint() -> str:
@@ -237,15 +281,17 @@ class Classifier:
         self.weights = weights
         self.encode = encode
 
-    def probabilities(self, texts: list[str]) -> np.ndarray:
-        return _probability(features(texts, self.encode), self.weights.w, self.weights.b)
+    def probabilities(self, texts: list[str], digests: list[TurnDigest | None] | None = None) -> np.ndarray:
+        digests = digests if digests is not None else [None] * len(texts)
+        return _probability(features(texts, digests, self.encode), self.weights.w, self.weights.b)
 
-    def probability(self, text: str) -> float:
-        return float(self.probabilities([text])[0])
+    def probability(self, text: str, digest: TurnDigest | None = None) -> float:
+        return float(self.probabilities([text], [digest])[0])
 
-    def verdict(self, text: str) -> str | None:
+    def verdict(self, text: str, digest: TurnDigest | None = None) -> str | None:
         """None when the turn reads as the user's; else its most assistant-like sentence, as evidence.
 
+        `digest` is what ran in the agent turn the message answers (None: the opening message).
         One encode call embeds the turn and its sentences; each sentence is then scored as if it
         were a turn of its own (its embedding standing for both the whole and the pooled one)."""
         parts = sentences(text)
@@ -253,12 +299,13 @@ class Classifier:
         emb = np.asarray(self.encode(unique), dtype=np.float64)
         index = {u: i for i, u in enumerate(unique)}
         whole, pooled = emb[[0]], emb[[index[s] for s in parts]].max(axis=0, keepdims=True)
-        if _probability(assemble([text], whole, pooled), self.weights.w, self.weights.b)[0] <= self.weights.threshold:
+        w, b = self.weights.w, self.weights.b
+        if _probability(assemble([text], [digest], whole, pooled), w, b)[0] <= self.weights.threshold:
             return None
         if len(parts) == 1:
             return parts[0][:100]
         each = emb[[index[s] for s in parts]]
-        return parts[int(np.argmax(_probability(assemble(parts, each, each), self.weights.w, self.weights.b)))][:100]
+        return parts[int(np.argmax(_probability(assemble(parts, [digest] * len(parts), each, each), w, b)))][:100]
 
 
 def _encoder(name: str) -> Callable[[list[str]], np.ndarray]:

@@ -2,8 +2,10 @@
 
 Packaged sets (data/*.json, the same fields): `dev`, on which patterns, the threshold and the
 classifier are tuned and trained, and the held-out sets, never tuned on: `heldout` (its errors
-informed dev round 2), `heldout_v2` and `heldout_v3` (written by an independent author, unread
-while the check was developed), so their figures stand for turns the check was not written from.
+informed dev round 2), `heldout_v2`, `heldout_v3`, `heldout_v4` and `heldout_v5` (independent authors, unread
+while the check was developed; v4 written from data/drift_guideline.md alone) and `heldout_real`
+(turns the embedded SmolLM2 simulator really wrote, drift_harvest.py, labelled by the guideline),
+so their figures stand for turns the check was not written from.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ SETS = {
     "heldout": "drift_heldout.json",
     "heldout_v2": "drift_heldout_v2.json",
     "heldout_v3": "drift_heldout_v3.json",  # written by an independent author after the check
+    "heldout_v4": "drift_heldout_v4.json",  # independent author, from data/drift_guideline.md only
+    "heldout_v5": "drift_heldout_v5.json",  # the same, written once the round-4 classifier was final
+    "heldout_real": "drift_heldout_real.json",  # turns the embedded simulator really wrote
 }
 
 
@@ -48,12 +53,16 @@ class Labelled:
     digest: TurnDigest | None
     drift: bool
     category: str
+    author: str = "rounds-1-3"  # who wrote the turn: cross-validation leaves one author out at a time
 
 
 def load(name: str) -> list[Labelled]:
     raw = resources.files("ise_trace.simulate").joinpath("data", SETS[name]).read_text(encoding="utf-8")
     digests = _digests()
-    return [Labelled(r["text"], digests[r["digest"]], bool(r["drift"]), r["category"]) for r in json.loads(raw)["examples"]]
+    return [
+        Labelled(r["text"], digests[r["digest"]], bool(r["drift"]), r["category"], r.get("author", "rounds-1-3"))
+        for r in json.loads(raw)["examples"]
+    ]
 
 
 def dataset_bytes(name: str) -> bytes:

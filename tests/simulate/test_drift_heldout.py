@@ -1,10 +1,13 @@
 """The role-drift check measured on turns it was not written from (data/drift_heldout*.json).
 
-A regression guard, at the figures the check really reaches (benchmarks/bench_drift.py, one run
-after development round 3): `heldout` 0.933 precision / 0.988 recall, but its errors shaped dev
-round 2, so it flatters; the clean sets fall short of the 0.9/0.9 target: `heldout_v2` 0.911 /
-0.850 and `heldout_v3` (independent author) 0.889 / 0.800. The floors sit just under those.
-Needs the embedding classifier (all-MiniLM-L6-v2, installed with ise-trace): where it cannot load,
+A regression guard, at the figures the check really reaches (benchmarks/bench_drift.py after
+development round 4, precision / recall): `heldout_v5` 0.874 / 0.927, measured once (independent
+author, written after the check was final: the clean figure); `heldout_v4` 0.889 / 0.955 and
+`heldout_real` 0.862 / 0.877 (turns the embedded simulator really wrote), each measured before
+the threshold rule was last changed; `heldout_v3` 0.825 / 0.940, `heldout_v2` 0.800 / 0.867 and
+`heldout` 0.871 / 0.994 (its errors shaped dev round 2, so it flatters). Recall clears the 0.9
+target on the written sets but v2; precision does not. The floors sit just under those. Needs
+the embedding classifier (all-MiniLM-L6-v2, installed with ise-trace): where it cannot load,
 the install is broken, and the test fails rather than measure the patterns alone.
 """
 
@@ -23,7 +26,14 @@ def classifier():
     return found
 
 
-FLOORS = {"heldout": (0.92, 0.97), "heldout_v2": (0.90, 0.83), "heldout_v3": (0.88, 0.78)}  # precision, recall
+FLOORS = {  # precision, recall
+    "heldout": (0.85, 0.98),
+    "heldout_v2": (0.78, 0.85),
+    "heldout_v3": (0.80, 0.92),
+    "heldout_v4": (0.87, 0.93),
+    "heldout_v5": (0.85, 0.90),
+    "heldout_real": (0.83, 0.85),
+}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
@@ -37,9 +47,10 @@ def test_current_check_keeps_its_measured_precision_and_recall_on_each_heldout_s
 def test_the_sets_are_disjoint_and_both_classes_are_there():
     names = [n for n in drift_labelled.SETS if drift_labelled.available(n)]
     texts = {name: {e.text for e in drift_labelled.load(name)} for name in names}
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            assert not texts[a] & texts[b], f"{a} and {b} share {len(texts[a] & texts[b])} turns"
+    # Held-out sets by different authors may share a stock turn ("yes"); none may share one with dev.
+    for b in names:
+        if b != "dev":
+            assert not texts["dev"] & texts[b], f"dev and {b} share {len(texts['dev'] & texts[b])} turns"
     heldout = drift_labelled.load("heldout")
     assert len(heldout) >= 300 and 0.4 <= sum(e.drift for e in heldout) / len(heldout) <= 0.6
 

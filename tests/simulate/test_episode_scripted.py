@@ -124,7 +124,7 @@ def test_scripted_unbacked_completion_is_refused_then_backed(aio, sandbox_pool):
 
 def test_scripted_insisting_on_unbacked_completion_ends_as_failure(aio, sandbox_pool):
     agent = ScriptedChatModel("scripted-agent", ["All done, I saved summary.json."])
-    simulator = ScriptedChatModel("scripted-user", [user("write summary.json")] + [user("done", completed=True, success=True)] * 3)
+    simulator = ScriptedChatModel("scripted-user", [user("write summary.json")] + [user("that will do", completed=True, success=True)] * 3)
     t = _episode(aio, sandbox_pool, agent, simulator, completion_refusals=2)
     assert t.outcome.termination is TerminationReason.user_completed
     assert t.outcome.status == "failure"
