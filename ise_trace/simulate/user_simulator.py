@@ -27,6 +27,7 @@ from .digest import ExecutedCall, TurnDigest
 from .drift import check_drift, echoed_instruction, judge_drift
 from .failures import SimulatorFailure
 from .grounding import WorkspaceState, unbacked_claims
+from .seeds import SeedStream
 
 # Reads the live workspace when a completion is to be checked: (state now, state at the start).
 StateProbe = Callable[[], Awaitable[tuple[WorkspaceState, WorkspaceState]]]
@@ -34,7 +35,6 @@ StateProbe = Callable[[], Awaitable[tuple[WorkspaceState, WorkspaceState]]]
 
 async def _no_workspace() -> tuple[WorkspaceState, WorkspaceState]:
     return {}, {}
-from .seeds import SeedStream
 
 
 class UserTurn(BaseModel):
