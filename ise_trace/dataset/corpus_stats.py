@@ -78,10 +78,16 @@ def _summaries(batch) -> list[TrajectorySummary]:
     import pyarrow.compute as pc
 
     msgs = batch.column("messages")
-    tcs = pc.struct_field(pc.list_flatten(msgs), "tool_calls")
-    call_row = pc.take(pc.list_parent_indices(msgs), pc.list_parent_indices(tcs)).to_pylist()
-    names = pc.struct_field(pc.list_flatten(tcs), ["function", "name"]).to_pylist()
     tools: dict[int, list[str]] = defaultdict(list)
+    # Arrow cannot take a field out of an empty list of structs holding JSON columns: a batch
+    # whose trajectories made no tool call at all (an episode that ended before its first turn).
+    flat = pc.list_flatten(msgs)
+    tcs = pc.struct_field(flat, "tool_calls") if len(flat) else None
+    if tcs is not None and (pc.sum(pc.list_value_length(tcs)).as_py() or 0) > 0:
+        call_row = pc.take(pc.list_parent_indices(msgs), pc.list_parent_indices(tcs)).to_pylist()
+        names = pc.struct_field(pc.list_flatten(tcs), ["function", "name"]).to_pylist()
+    else:
+        call_row, names = [], []
     for row, name in zip(call_row, names):
         tools[row].append(name)
 

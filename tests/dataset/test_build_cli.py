@@ -217,3 +217,16 @@ def test_a_stage_that_fails_is_one_line_naming_the_stage(tmp_path, intents_file,
     assert line.startswith("ise-trace build: error: stage `ise-trace simulate`: agent model at") and closed in line
     assert line.endswith("fix that, then rerun the same build: finished work is reused")
     assert not (tmp_path / "ds").exists()
+
+
+def test_stats_of_a_folder_whose_trajectories_made_no_tool_call(tmp_path, small_build, capsys):
+    # The demo's episodes can all end before the agent calls a tool; `ise-trace demo` then printed
+    # a pyarrow traceback from the folder's statistics instead of its next steps.
+    from ise_trace.dataset.folder import build_folder
+    from tests.dataset.synthetic import write_run_dir
+
+    run = write_run_dir(tmp_path / "run", 3, user_turns=1, calls_per_turn=-10)
+    out = build_folder(small_build, tmp_path / "ds", run_dir=run, show_progress=False).out
+    assert main(["stats", str(out), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["trajectories"] == 3 and stats["tool_calls"]["max"] == 0 and stats["unique_tools"]["max"] == 0
