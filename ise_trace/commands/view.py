@@ -10,6 +10,7 @@ It binds 127.0.0.1 unless --host says otherwise, and serves only what is in PATH
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 DEFAULT_PORT = 8765
@@ -43,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: --host {args.host} lets other machines read {args.path}", file=sys.stderr)
     print(f"serving {what} {args.path} ({n:,} trajectories) at {server.url} (Ctrl-C to stop)", flush=True)
+    # A process started in the background by a shell (or by a parent that ignores SIGINT) inherits
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt: stop on SIGINT and SIGTERM alike.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -48,11 +48,16 @@ def test_busy_port(capsys, run_folder):
     assert f"127.0.0.1:{port}: port already in use" in err
 
 
-def test_serves_on_loopback_by_default(run_folder, trajectories):
-    """The real console entry point: it prints its URL, binds 127.0.0.1, answers, and stops on SIGINT."""
+@pytest.mark.parametrize("inherited_sigint", ["default", "ignored"])
+def test_serves_on_loopback_by_default(run_folder, trajectories, inherited_sigint):
+    """The real console entry point: it prints its URL, binds 127.0.0.1, answers, and stops on
+    SIGINT, also when started with SIGINT ignored (as a shell starts a background job)."""
+    import signal
+
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if inherited_sigint == "ignored" else None
     proc = subprocess.Popen(
         [sys.executable, "-m", "ise_trace.cli", "view", str(run_folder), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore,
     )
     try:
         line = proc.stdout.readline()
@@ -61,8 +66,12 @@ def test_serves_on_loopback_by_default(run_folder, trajectories):
         with urllib.request.urlopen(url + "api/list?limit=1", timeout=30) as r:
             assert json.load(r)["total"] == len(trajectories)
     finally:
-        proc.send_signal(2)
-        rc = proc.wait(timeout=30)
+        proc.send_signal(signal.SIGINT)
+        try:
+            rc = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError(f"still running 30 s after SIGINT; stderr: {proc.communicate()[1][-2000:]}") from None
     assert rc == 0, proc.stderr.read()
 
 
