@@ -239,6 +239,12 @@ class SimulateConfig(Section):
         description="Time one tool call may take beyond the command's own timeout before it counts as an infrastructure failure.",
     )
     drift_regenerations: int = Field(2, ge=0, description="Regenerations of a user turn that drifted out of role.")
+    drift_fallback: Literal["fail", "scripted"] = Field(
+        "fail",
+        description="When a user turn stays out of role through every regeneration: 'fail' ends the episode as a "
+        "user_error; 'scripted' sends a template turn built from the record of what ran (counted in "
+        "stats.scripted_turns) and goes on.",
+    )
     drift_judge: bool = Field(
         False,
         description="Also ask the simulator's model whether each turn the offline drift check passed reads as the "

@@ -183,6 +183,11 @@ class TrajectoryStats(Record):
         description="Failed calls followed later by a successful call of the same tool."
     )
     drift_turns: int = Field(default=0, description="Simulator turns regenerated for role drift.")
+    scripted_turns: int = Field(
+        default=0,
+        description="User turns written from a template grounded in the record, after the simulator stayed out of "
+        "role through its regenerations (simulate.drift_fallback: scripted).",
+    )
 
 
 class Provenance(Record):
@@ -232,7 +237,9 @@ class Trajectory(Record):
     provenance: Provenance
 
 
-def compute_stats(messages: list[Message], executions: list[ExecutionRecord], drift_turns: int = 0) -> TrajectoryStats:
+def compute_stats(
+    messages: list[Message], executions: list[ExecutionRecord], drift_turns: int = 0, scripted_turns: int = 0
+) -> TrajectoryStats:
     """Derive the per-trajectory statistics from the messages and execution records."""
     by_id = {e.tool_call_id: e for e in executions}
     calls: list[tuple[str, bool]] = []  # (tool name, failed) in call order
@@ -253,4 +260,5 @@ def compute_stats(messages: list[Message], executions: list[ExecutionRecord], dr
         failed_calls=sum(f for _, f in calls),
         recovered_calls=recovered,
         drift_turns=drift_turns,
+        scripted_turns=scripted_turns,
     )

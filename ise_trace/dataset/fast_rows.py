@@ -69,7 +69,7 @@ _KEYS = (b"arguments", b"tools", b"seeds", b"prompt_versions", b"messages", b"ex
 # Keys whose explicit null pydantic rejects (or allows in one place only) while Arrow reads it as absent.
 _NULL_KEYS = (
     b"expertise", b"files", b"setup", b"verification", b"checks", b"snapshot", b"snapshot_truncated", b"truncated",
-    b"timed_out", b"recycled", b"drift_turns", b"type", b"tool_calls", b"output", b"name", b"tool_call_id",
+    b"timed_out", b"recycled", b"drift_turns", b"scripted_turns", b"type", b"tool_calls", b"output", b"name", b"tool_call_id",
     b"reasoning_content",
 )  # fmt: skip
 _NULL_ALLOWED = (b"checks", b"reasoning_content")  # on the intent; on assistant messages
@@ -673,7 +673,10 @@ def _fast_table(chunk: bytes, parse_schema, schema, tools_cache: dict[bytes, lis
         [ver_children[f.name] if f.name in ver_children else ver.field(f.name) for f in ver_t], fields=list(ver_t)
     )
 
-    stats_new = _struct(stats, st.field("stats").type, drift_turns=_filled(stats.field("drift_turns"), 0))
+    stats_new = _struct(
+        stats, st.field("stats").type,
+        drift_turns=_filled(stats.field("drift_turns"), 0), scripted_turns=_filled(stats.field("scripted_turns"), 0),
+    )
 
     intent_t = st.field("intent").type
     persona_t, ws_t = intent_t.field("persona").type, intent_t.field("workspace").type

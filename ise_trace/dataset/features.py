@@ -107,6 +107,7 @@ def trajectory_features():
                 "failed_calls": Value("int64"),
                 "recovered_calls": Value("int64"),
                 "drift_turns": Value("int64"),
+                "scripted_turns": Value("int64"),
             },
             "provenance": {
                 "agent_model": Value("string"),

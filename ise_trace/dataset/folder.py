@@ -251,7 +251,8 @@ def _summaries(table, intent_ids: list[str]):
     call_names = tool_calls.flatten().field("function").field("name").to_pylist()
     outcome, stats = table.column("outcome").combine_chunks(), table.column("stats").combine_chunks()
     columns = {name: stats.field(name).to_pylist() for name in (
-        "user_turns", "dialogue_turns", "tool_calls", "unique_tools", "failed_calls", "recovered_calls", "drift_turns"
+        "user_turns", "dialogue_turns", "tool_calls", "unique_tools", "failed_calls", "recovered_calls", "drift_turns",
+        "scripted_turns",
     )}  # fmt: skip
     complexity, status = intent.field("complexity").to_pylist(), outcome.field("status").to_pylist()
     verified = table.column("verification").combine_chunks().field("passed").to_pylist()

@@ -49,6 +49,7 @@ class TrajectorySummary:
     drift_turns: int
     tools: list[str]  # tool name of every call, in order
     verified: bool | None = None  # the checks passed / failed / the intent had none
+    scripted_turns: int = 0
 
     @classmethod
     def of(cls, t: Trajectory) -> TrajectorySummary:
@@ -66,6 +67,7 @@ class TrajectorySummary:
             failed_calls=s.failed_calls,
             recovered_calls=s.recovered_calls,
             drift_turns=s.drift_turns,
+            scripted_turns=s.scripted_turns,
             tools=tools,
             verified=t.verification.passed,
         )
@@ -104,6 +106,9 @@ class CorpusStats(BaseModel):
     failed_call_rate: float = Field(description="Failed tool calls / tool calls.")
     recovered_call_rate: float = Field(description="Failed calls later followed by a success of the same tool.")
     drift_rate: float = Field(description=DRIFT_RATE)
+    scripted_turn_rate: float = Field(
+        0.0, description="User turns written from a template after the simulator drifted (stats.scripted_turns) / user turns."
+    )
     complexity_mix: dict[str, float] = Field(description="Share of trajectories per complexity.")
     domain_counts: dict[str, int] = Field(description="Trajectories touching each domain.")
     outcome_counts: dict[str, int]
@@ -141,6 +146,7 @@ class StatsAccumulator:
     failed: int = 0
     recovered: int = 0
     drift: int = 0
+    scripted: int = 0
     complexity: Counter = field(default_factory=Counter)
     domains: Counter = field(default_factory=Counter)
     outcomes: Counter = field(default_factory=Counter)
@@ -167,6 +173,7 @@ class StatsAccumulator:
         self.failed += s.failed_calls
         self.recovered += s.recovered_calls
         self.drift += s.drift_turns
+        self.scripted += s.scripted_turns
         self.complexity[s.complexity] += 1
         self.domains.update(set(s.domains))
         self.outcomes[s.status] += 1
@@ -202,6 +209,7 @@ class StatsAccumulator:
             failed_call_rate=round(self.failed / calls, 4) if calls else 0.0,
             recovered_call_rate=round(self.recovered / self.failed, 4) if self.failed else 0.0,
             drift_rate=drift_rate(self.drift, sum(self.user_turns)),
+            scripted_turn_rate=round(self.scripted / sum(self.user_turns), 5) if sum(self.user_turns) else 0.0,
             complexity_mix={c: round(self.complexity[c] / n, 4) if n else 0.0 for c in COMPLEXITIES},
             domain_counts=dict(self.domains.most_common()),
             outcome_counts=dict(self.outcomes.most_common()),

@@ -119,7 +119,9 @@ async def run_episode(intent: Intent, pool: Any, setup: EpisodeSetup, attempt: i
         executions=transcript.executions,
         outcome=Outcome(status=status, reason=ending.reason, termination=ending.termination),
         verification=verification,
-        stats=compute_stats(transcript.messages, transcript.executions, drift_turns=simulator.drift_turns),
+        stats=compute_stats(
+            transcript.messages, transcript.executions, drift_turns=simulator.drift_turns, scripted_turns=simulator.scripted_turns
+        ),
         provenance=Provenance(
             agent_model=setup.agent_model.model,
             user_model=setup.user_model.model,

@@ -25,7 +25,7 @@ def summarize(
     status: Counter[str] = Counter()
     termination: Counter[str] = Counter()
     user_turns, tool_calls, unique_tools = [], [], []
-    failed_calls = recovered = drift = 0
+    failed_calls = recovered = drift = scripted = 0
     recorded: set[str] = set()
     for record in trajectories.records():
         recorded.add(record["intent"]["id"])
@@ -38,6 +38,7 @@ def summarize(
         failed_calls += stats["failed_calls"]
         recovered += stats["recovered_calls"]
         drift += stats.get("drift_turns", 0)
+        scripted += stats.get("scripted_turns", 0)
     total_turns = sum(user_turns)
     count = sum(status.values())
     return {
@@ -55,6 +56,8 @@ def summarize(
         # `rate`: regenerated simulator turns / all simulator turns checked (kept + regenerated),
         # the same `drift_rate` as the dataset card and `ise-trace stats`.
         "drift": {"regenerated_turns": drift, "checked_turns": total_turns + drift, "rate": drift_rate(drift, total_turns)},
+        # user turns sent from fallback_turn's templates when a turn stayed out of role (drift_fallback: scripted)
+        "scripted_turns": scripted,
         "errored_attempts": sum(1 for _ in failures.lines()),
         "session": session,
     }
@@ -66,4 +69,5 @@ def summary_line(summary: dict[str, Any]) -> str:
         f"simulate: {s['recorded']}/{s['intents']} recorded, status {s['status']}, "
         f"{s['user_turns']['mean']} user turns and {s['tool_calls']['mean']} tool calls per trajectory, "
         f"drift {s['drift']['rate']:.2%}, {s['errored_attempts']} errored attempts retried or recorded"
+        + (f", {s['scripted_turns']} user turns from a template" if s.get("scripted_turns") else "")
     )

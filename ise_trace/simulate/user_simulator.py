@@ -6,7 +6,8 @@ the episode sees it: an empty message is retried, a drifting message is regenera
 successful completion is refused while the agent's result is not backed by the record and the
 live workspace (the files it claims exist, are non-empty and changed). A gate
 that keeps failing past its cap ends the episode with a `SimulatorFailure`, except refused
-completions, which end it as a recorded failure (`unbacked`).
+completions, which end it as a recorded failure (`unbacked`), and, with `drift_fallback: scripted`,
+drift, which gives way to a template turn grounded in the record (fallback_turn.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..schemas import Intent
 from . import prompts
 from .context import fit_to_context
 from .digest import ExecutedCall, TurnDigest
+from . import fallback_turn
 from .drift import check_drift, echoed_instruction, judge_drift
 from .failures import SimulatorFailure
 from .grounding import WorkspaceState, unbacked_claims
@@ -56,6 +58,7 @@ SCHEMA_TEXTS = [UserTurn.__doc__ or ""] + [f.description or "" for f in UserTurn
 class AcceptedTurn:
     turn: UserTurn
     unbacked: list[str] = field(default_factory=list)  # set when a completion was accepted unbacked
+    scripted: bool = False  # written from fallback_turn's templates, not by the model
 
     @property
     def text(self) -> str:
@@ -72,6 +75,7 @@ class UserSimulator:
             {"role": "system", "content": prompts.simulator_system_prompt(intent)}
         ]
         self.drift_turns = 0
+        self.scripted_turns = 0
 
     async def open(self) -> AcceptedTurn:
         """The first message: one small step. A 'completed' flag here means nothing and is dropped."""
@@ -120,6 +124,8 @@ class UserSimulator:
             if findings:
                 self.drift_turns += 1
                 if drift_left == 0:
+                    if cfg.drift_fallback == "scripted":
+                        return self._scripted(digest)
                     raise SimulatorFailure(
                         f"simulator stayed out of role after {cfg.drift_regenerations} regenerations: "
                         + "; ".join(f.describe() for f in findings)
@@ -138,6 +144,17 @@ class UserSimulator:
                     continue
             self.history.append({"role": "assistant", "content": turn.model_dump_json()})
             return AcceptedTurn(turn, unbacked)
+
+    def _scripted(self, digest: TurnDigest | None) -> AcceptedTurn:
+        if digest is None:
+            text = fallback_turn.opening_text(self.intent)
+        else:
+            text = fallback_turn.reply_text(digest, self.seeds.next())
+        reason = f"scripted: the simulator stayed out of role after {self.config.drift_regenerations} regenerations"
+        turn = UserTurn(completed=False, query=text, reason=reason, is_success=False)
+        self.history.append({"role": "assistant", "content": turn.model_dump_json()})
+        self.scripted_turns += 1
+        return AcceptedTurn(turn, scripted=True)
 
     async def _judge(self, text: str, digest: TurnDigest | None):
         try:

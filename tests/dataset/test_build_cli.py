@@ -230,3 +230,24 @@ def test_stats_of_a_folder_whose_trajectories_made_no_tool_call(tmp_path, small_
     assert main(["stats", str(out), "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["trajectories"] == 3 and stats["tool_calls"]["max"] == 0 and stats["unique_tools"]["max"] == 0
+    card = (out / "README.md").read_text()
+    assert "| Failed tool calls | n/a (no calls) |" in card  # not "0.0%" of nothing
+
+
+def test_card_says_how_many_user_turns_were_templates(tmp_path, small_build):
+    """drift_fallback: scripted sends template turns; the card must say so, with their share."""
+    from ise_trace.dataset.folder import build_folder
+
+    run = write_run_dir(tmp_path / "run", 4, user_turns=2)
+    lines = (run / "trajectories.jsonl").read_text().splitlines()
+    marked = []
+    for i, line in enumerate(lines):
+        record = json.loads(line)
+        record["stats"]["scripted_turns"] = 1 if i == 0 else 0
+        marked.append(json.dumps(record))
+    (run / "trajectories.jsonl").write_text("\n".join(marked) + "\n")
+    out = build_folder(small_build, tmp_path / "ds", run_dir=run, show_progress=False).out
+    card = (out / "README.md").read_text()
+    assert "a template message built from the record" in card and "12.5% of user turns" in card
+    plain = build_folder(small_build, tmp_path / "ds2", run_dir=write_run_dir(tmp_path / "run2", 4, user_turns=2), show_progress=False).out
+    assert "template message" not in (plain / "README.md").read_text()

@@ -89,7 +89,8 @@ def _rich(i: int) -> Trajectory:
         verification = Verification(passed=None)
     prov = t.provenance.model_copy(update={"seeds": {} if i % 6 == 0 else t.provenance.seeds, "prompt_versions": {"user": "v3", "agent": "v1", "judge": "ü"}})
     assert len(calls) == len(executions)
-    return t.model_copy(update={"intent": intent, "messages": messages, "executions": executions, "verification": verification, "provenance": prov})
+    stats = t.stats.model_copy(update={"scripted_turns": i % 3})  # 0 is left out of every third record
+    return t.model_copy(update={"intent": intent, "messages": messages, "executions": executions, "verification": verification, "provenance": prov, "stats": stats})
 
 
 def _line(t: Trajectory, i: int) -> str:

@@ -160,6 +160,27 @@ def test_scripted_persistent_drift_ends_the_episode_as_user_error(aio, sandbox_p
     assert t.stats.drift_turns == 3
 
 
+def test_scripted_persistent_drift_with_the_fallback_sends_a_template_turn_and_goes_on(aio, sandbox_pool):
+    """drift_fallback: scripted. The opening that never stays in role becomes the intent's text; a
+    later one becomes a template that quotes the failed call; the episode is data, not an error."""
+    agent = ScriptedChatModel("scripted-agent", [
+        calls(("exec", {"command": "cat missing-notes.txt"})),
+        "I could not find the file.",
+        "ok",
+    ])
+    drifting = user("How can I help you today?")
+    simulator = ScriptedChatModel("scripted-user", [drifting] * 6)
+    t = _episode(aio, sandbox_pool, agent, simulator, drift_regenerations=2, drift_fallback="scripted", max_user_turns=2)
+    assert t.outcome.status != "error", t.outcome.reason
+    assert t.outcome.termination is TerminationReason.max_user_turns
+    texts = _user_texts(t)
+    assert texts[0] == make_intent().text
+    assert "`cat missing-notes.txt`" in texts[1] and "exit 1" in texts[1] and "No such file" in texts[1]
+    assert t.stats.scripted_turns == 2 and t.stats.drift_turns == 6
+    # the simulator's own history holds the template turn, so its next try reads a coherent chat
+    assert make_intent().text in simulator.seen[3][2]["content"]
+
+
 def test_scripted_string_false_is_not_a_boolean(aio, sandbox_pool):
     """'{"completed": "true"}' fails the schema: it is retried, never read as True."""
     agent = ScriptedChatModel("scripted-agent", [calls(("exec", {"command": "echo hi"})), "Printed hi.", "ok"])
