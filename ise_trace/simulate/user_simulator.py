@@ -150,8 +150,9 @@ class UserSimulator:
             text = fallback_turn.opening_text(self.intent)
         else:
             text = fallback_turn.reply_text(digest, self.seeds.next())
-        reason = f"scripted: the simulator stayed out of role after {self.config.drift_regenerations} regenerations"
-        turn = UserTurn(completed=False, query=text, reason=reason, is_success=False)
+        # The turn stays in the simulator's history as its own; a reason naming the template would
+        # be copied by the model into its later verdicts (seen with the 135M one), so it has none.
+        turn = UserTurn(completed=False, query=text, reason="", is_success=False)
         self.history.append({"role": "assistant", "content": turn.model_dump_json()})
         self.scripted_turns += 1
         return AcceptedTurn(turn, scripted=True)
