@@ -233,6 +233,11 @@ class SimulateConfig(Section):
     max_user_turns: int = Field(20, ge=1, description="User turns before an episode stops (max_user_turns).")
     max_tool_calls: int = Field(120, ge=1, description="Tool calls per episode before it stops.")
     max_agent_steps: int = Field(16, ge=1, description="Agent model calls within one agent turn.")
+    agent_tool_first: bool = Field(
+        False,
+        description="Require a tool call in the agent's first model call of every turn (tool_choice 'required'), for "
+        "small models that otherwise only answer in text; later calls of the turn choose freely.",
+    )
     time_budget_s: float = Field(900.0, gt=0, description="Wall-clock budget of one episode.")
     tool_timeout_s: float = Field(
         60.0, gt=0,

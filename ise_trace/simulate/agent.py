@@ -66,8 +66,8 @@ class Agent:
 
     async def turn(self) -> AgentTurn:
         digest = TurnDigest()
-        for _ in range(self.config.max_agent_steps):
-            reply = await self._chat()
+        for step in range(self.config.max_agent_steps):
+            reply = await self._chat("required" if step == 0 and self.config.agent_tool_first else None)
             if not reply.tool_calls:
                 message = AssistantMessage(content=reply.content or "", reasoning_content=reply.reasoning_content)
                 self.transcript.add_answer(message)
@@ -81,7 +81,7 @@ class Agent:
                 return AgentTurn(reply.content or "", digest, TerminationReason.max_tool_calls)
         return AgentTurn("", digest, TerminationReason.max_agent_steps)
 
-    async def _chat(self) -> ChatReply:
+    async def _chat(self, tool_choice: str | None) -> ChatReply:
         sampling = SamplingParams(
             temperature=self.config.agent_temperature,
             top_p=self.config.agent_top_p,
@@ -91,7 +91,7 @@ class Agent:
         budget = self.config.agent_context_tokens - self.config.agent_max_tokens
         messages = fit_to_context(self.transcript.chat, budget, self.tools)
         try:
-            return await self.model.chat(messages, tools=self.tools, sampling=sampling)
+            return await self.model.chat(messages, tools=self.tools, sampling=sampling, tool_choice=tool_choice)
         except LLMError as e:  # the model client already retried; the episode records the reason
             raise AgentFailure(f"agent model failed: {e}") from e
 

@@ -26,6 +26,7 @@ class ScriptedChatModel:
         self.script = list(script or [])
         self.policy = policy  # stateless: used once the script is empty (safe for concurrent episodes)
         self.seen: list[list[dict[str, Any]]] = []  # every message list this model was called with
+        self.tool_choices: list[Any] = []  # the tool_choice of every chat call
         self.stats = ClientStats()
 
     def _next(self, messages: list[dict[str, Any]]) -> ChatReply | str:
@@ -41,6 +42,7 @@ class ScriptedChatModel:
         return step(messages) if callable(step) else step
 
     async def chat(self, messages, tools=None, sampling=None, tool_choice=None) -> ChatReply:
+        self.tool_choices.append(tool_choice)
         step = self._next(messages)
         return step if isinstance(step, ChatReply) else ChatReply(content=step)
 

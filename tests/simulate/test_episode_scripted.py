@@ -181,6 +181,22 @@ def test_scripted_persistent_drift_with_the_fallback_sends_a_template_turn_and_g
     assert make_intent().text in simulator.seen[3][2]["content"]
 
 
+def test_scripted_agent_tool_first_requires_a_call_only_at_the_start_of_each_turn(aio, sandbox_pool):
+    agent = ScriptedChatModel("scripted-agent", [
+        calls(("exec", {"command": "ls"})),
+        "Listed the folder.",
+        calls(("exec", {"command": "echo hi"})),
+        "Printed hi.",
+    ])
+    simulator = ScriptedChatModel("scripted-user", [user("list the folder"), user("now print hi")])
+    t = _episode(aio, sandbox_pool, agent, simulator, agent_tool_first=True, max_user_turns=2)
+    assert agent.tool_choices == ["required", None, "required", None]
+    assert t.stats.tool_calls == 2
+    plain = ScriptedChatModel("scripted-agent", ["Hello."])
+    _episode(aio, sandbox_pool, plain, ScriptedChatModel("scripted-user", [user("hi")]), max_user_turns=1)
+    assert plain.tool_choices == [None]
+
+
 def test_scripted_string_false_is_not_a_boolean(aio, sandbox_pool):
     """'{"completed": "true"}' fails the schema: it is retried, never read as True."""
     agent = ScriptedChatModel("scripted-agent", [calls(("exec", {"command": "echo hi"})), "Printed hi.", "ok"])
