@@ -7,29 +7,14 @@ import pytest
 from ise_trace.config import IntentConfig
 from ise_trace.intents.sampler import SampledIntent
 from ise_trace.intents.validation import uncovered_tasks, validate
-from ise_trace.schemas import DomainSpec, Persona, TaskSpec
+
+from .factories import sampled_intent
 
 CONFIG = IntentConfig(min_chars=60, max_chars=600)
 
 
 def _intent(*tasks: tuple[str, tuple[str, ...]]) -> SampledIntent:
-    return SampledIntent(
-        index=0,
-        id="x",
-        seed=0,
-        complexity="medium",
-        persona=Persona(
-            id="p",
-            name="Ines Ferreira",
-            role="data analyst",
-            industry="logistics",
-            experience_level="senior",
-            communication_style="terse",
-            work_context="an audit",
-        ),
-        domains=[DomainSpec(name="File-IO", tasks=[TaskSpec(name=name, description="d") for name, _ in tasks])],
-        keywords=tuple(k for _, k in tasks),
-    )
+    return sampled_intent("File-IO", *tasks)
 
 
 MERGE_AND_ARCHIVE = _intent(("merge csv files", ("merg", "combin", "csv")), ("archive a folder", ("archiv", "tar", "zip")))

@@ -6,33 +6,13 @@ from __future__ import annotations
 import pytest
 
 from ise_trace.config import IntentConfig
-from ise_trace.intents.sampler import SampledIntent
 from ise_trace.intents.validation import validate
-from ise_trace.schemas import DomainSpec, Persona, TaskSpec
+
+from .factories import sampled_intent
 
 CONFIG = IntentConfig(min_chars=60, max_chars=2500)
 
-PERSONA = Persona(
-    id="p",
-    name="Ines Ferreira",
-    role="data analyst",
-    industry="logistics",
-    experience_level="senior",
-    communication_style="terse",
-    work_context="an audit",
-)
-
-
-def _intent(domain: str, *tasks: tuple[str, tuple[str, ...]]) -> SampledIntent:
-    return SampledIntent(
-        index=0,
-        id="x",
-        seed=0,
-        complexity="medium",
-        persona=PERSONA,
-        domains=[DomainSpec(name=domain, tasks=[TaskSpec(name=name, description="d") for name, _ in tasks])],
-        keywords=tuple(k for _, k in tasks),
-    )
+_intent = sampled_intent  # (domain, *tasks)
 
 
 MERGE = _intent("File-IO", ("merge csv files", ("merg", "csv")), ("archive a folder", ("archiv", "tar", "zip")))
