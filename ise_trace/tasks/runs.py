@@ -117,11 +117,10 @@ async def validate(ws, workspace: WorkspaceSpec | None, checks: list[Check] | No
         return TaskVerdict(False, "setup_failed", str(e))
     timings["setup"] = _ms(t0)
     t0 = time.perf_counter()
-    total = await workspace_bytes(ws)
+    total, why = await workspace_bytes(ws)
     timings["size"] = _ms(t0)
     if total is None:
-        return TaskVerdict(False, "too_large", f"/workspace could not be measured after setup within {SIZE_TIMEOUT_S:.0f} s",
-                           timings)
+        return TaskVerdict(False, "too_large", f"/workspace could not be measured after setup: {why}", timings)
     if total > config.max_workspace_bytes:
         return TaskVerdict(False, "too_large", f"/workspace holds {total} bytes after setup, at most {config.max_workspace_bytes}",
                            timings)
@@ -170,13 +169,18 @@ SIZE_COMMAND = r"""find . \( -type f -o -type l \) -printf '%s\n' 2>/dev/null | 
 SIZE_TIMEOUT_S = 30.0
 
 
-async def workspace_bytes(ws) -> int | None:
-    """What /workspace holds, in bytes; None when it could not be measured (the command timed out)."""
+async def workspace_bytes(ws) -> tuple[int | None, str]:
+    """What /workspace holds, in bytes, or None and why it could not be measured."""
     r = await ws.exec(SIZE_COMMAND, timeout_s=SIZE_TIMEOUT_S)
     lines = r.output.split()
-    if r.exit_code != 0 or r.recycled or r.timed_out or not lines or not lines[-1].isdigit():
-        return None
-    return int(lines[-1])
+    if r.timed_out:
+        return None, f"the size command timed out after {SIZE_TIMEOUT_S:.0f} s"
+    if r.recycled:
+        return None, "the workspace died while it was measured"
+    if r.exit_code != 0 or not lines or not lines[-1].isdigit():
+        last = r.output.strip().splitlines()[-1:] or ["no output"]
+        return None, f"the size command failed (exit {r.exit_code}: {last[0][:200]})"
+    return int(lines[-1]), ""
 
 
 def _ms(t0: float) -> float:

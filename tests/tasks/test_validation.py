@@ -89,6 +89,31 @@ def test_workspace_size_after_setup_counts_every_file_without_reading_one(aio, s
     assert run(total).ok
 
 
+def test_a_size_command_that_fails_is_reported_as_such_not_as_a_timeout(aio, sandbox_pool):
+    """The size command is swapped, in the real workspace, for one that fails at once."""
+    from ise_trace.tasks.runs import SIZE_COMMAND
+
+    class BrokenFind:
+        def __init__(self, ws):
+            self.ws = ws
+
+        async def exec(self, command, *args, **kwargs):
+            if command == SIZE_COMMAND:
+                command = "echo 'find: cannot search .' >&2; exit 3"
+            return await self.ws.exec(command, *args, **kwargs)
+
+    task = task_intent()
+
+    async def go():
+        async with sandbox_pool.acquire(files=seed_files(task.workspace)) as ws:
+            return await validate(BrokenFind(ws), task.workspace, task.checks, task.reference, TaskConfig())
+
+    verdict = aio.run(go())
+    assert (verdict.ok, verdict.reason) == (False, "too_large"), verdict
+    assert "could not be measured" in verdict.detail and "exit 3" in verdict.detail and "cannot search" in verdict.detail
+    assert "timed out" not in verdict.detail
+
+
 def test_intents_check_cli_prints_one_verdict_each_and_exits_1_on_a_reject(tmp_path, sandbox_image):
     good, done = task_intent("good-1"), task_intent("done-1", checks=[CHECKS[1]])
     path = tmp_path / "tasks.jsonl"
