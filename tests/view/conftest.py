@@ -141,7 +141,7 @@ def handmade(trajectory_id: str, passed: bool | None, status: str = "success") -
         executions=executions,
         outcome=Outcome(status=status, reason="the user confirmed summary.md is right", termination=TerminationReason.user_completed),
         verification=verification,
-        stats=compute_stats(messages, executions, drift_turns=1),
+        stats=compute_stats(messages, executions, drift_turns=1, scripted_turns=1),
         provenance=Provenance(
             agent_model="Qwen3-8B", user_model="Qwen3-32B", seeds={"run": 7, "episode": 3},
             prompt_versions={"user": "v3", "agent": "v1"}, sandbox_image="ise-trace-sandbox:4c1e9a",

@@ -104,6 +104,7 @@ def test_dataset_folder_in_a_browser(browser, dataset_folder, trajectories, tmp_
         assert "recovered by call #4" in css(browser, ".msg.tool.failed")[0].text
         assert "recovery of failed call #2" in css(browser, "#call-4")[0].text
         assert "1 simulator turn regenerated for role drift" in css(browser, "#drift")[0].text
+        assert "1 user turn from a template" in css(browser, "#scripted")[0].text
         # tool output holding HTML shows as text: nothing of it became an element or ran
         pres = [p for p in css(browser, ".msg.tool pre") if "<script>" in p.text]
         assert pres and pres[0].text == HTML_OUTPUT

@@ -430,7 +430,8 @@
       el("p", { class: "stats" }, fmt(st.user_turns) + " user turns · " + fmt(st.dialogue_turns) + " dialogue turns · " +
         fmt(st.tool_calls) + " tool calls (" + fmt(st.unique_tools) + " tools) · ",
         el("span", { class: st.failed_calls ? "bad-text" : "" }, fmt(st.failed_calls) + " failed"), " · " + fmt(st.recovered_calls) + " recovered · ",
-        el("span", { id: "drift" }, st.drift_turns ? fmt(st.drift_turns) + (st.drift_turns === 1 ? " simulator turn" : " simulator turns") + " regenerated for role drift" : "no drift regenerations recorded")),
+        el("span", { id: "drift" }, st.drift_turns ? fmt(st.drift_turns) + (st.drift_turns === 1 ? " simulator turn" : " simulator turns") + " regenerated for role drift" : "no drift regenerations recorded"),
+        st.scripted_turns ? el("span", { id: "scripted", class: "bad-text" }, " · " + fmt(st.scripted_turns) + (st.scripted_turns === 1 ? " user turn" : " user turns") + " from a template (the simulator stayed out of role)") : null),
       failed.length ? el("p", { class: "jump" }, "failed calls: ", failed.map((c, i) => [i ? ", " : "", callLink(c.n)])) : null,
       intentSection(t),
       section("Conversation", el("div", { class: "conversation" }, conversation(t, cs))),
