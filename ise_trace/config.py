@@ -238,6 +238,12 @@ class SimulateConfig(Section):
         description="Require a tool call in the agent's first model call of every turn (tool_choice 'required'), for "
         "small models that otherwise only answer in text; later calls of the turn choose freely.",
     )
+    agent_tool_steps: int | None = Field(
+        None, ge=1,
+        description="Model calls per agent turn that may call tools; the next one must answer in text (tool_choice "
+        "'none'), so the turn ends with a reply to the user rather than at max_agent_steps, which ends the episode. "
+        "None: no such limit.",
+    )
     time_budget_s: float = Field(900.0, gt=0, description="Wall-clock budget of one episode.")
     tool_timeout_s: float = Field(
         60.0, gt=0,

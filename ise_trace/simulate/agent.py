@@ -67,7 +67,7 @@ class Agent:
     async def turn(self) -> AgentTurn:
         digest = TurnDigest()
         for step in range(self.config.max_agent_steps):
-            reply = await self._chat("required" if step == 0 and self.config.agent_tool_first else None)
+            reply = await self._chat(self._tool_choice(step))
             if not reply.tool_calls:
                 message = AssistantMessage(content=reply.content or "", reasoning_content=reply.reasoning_content)
                 self.transcript.add_answer(message)
@@ -80,6 +80,12 @@ class Agent:
             if len(reply.tool_calls) > budget:
                 return AgentTurn(reply.content or "", digest, TerminationReason.max_tool_calls)
         return AgentTurn("", digest, TerminationReason.max_agent_steps)
+
+    def _tool_choice(self, step: int) -> str | None:
+        cfg = self.config
+        if cfg.agent_tool_steps is not None and step >= cfg.agent_tool_steps:
+            return "none"
+        return "required" if step == 0 and cfg.agent_tool_first else None
 
     async def _chat(self, tool_choice: str | None) -> ChatReply:
         sampling = SamplingParams(

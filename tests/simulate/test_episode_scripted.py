@@ -197,6 +197,21 @@ def test_scripted_agent_tool_first_requires_a_call_only_at_the_start_of_each_tur
     assert plain.tool_choices == [None]
 
 
+def test_scripted_agent_tool_steps_make_the_turn_end_with_a_reply_not_the_step_cap(aio, sandbox_pool):
+    agent = ScriptedChatModel("scripted-agent", [
+        calls(("exec", {"command": "ls"})),
+        calls(("exec", {"command": "ls -la"})),
+        "Listed it twice.",
+        calls(("exec", {"command": "echo again"})),
+        calls(("exec", {"command": "echo and again"})),
+        "Done.",
+    ])
+    simulator = ScriptedChatModel("scripted-user", [user("list the folder"), user("once more")])
+    t = _episode(aio, sandbox_pool, agent, simulator, agent_tool_steps=2, max_agent_steps=3, max_user_turns=2)
+    assert agent.tool_choices == [None, None, "none", None, None, "none"]
+    assert t.outcome.termination is TerminationReason.max_user_turns and t.stats.tool_calls == 4
+
+
 def test_scripted_string_false_is_not_a_boolean(aio, sandbox_pool):
     """'{"completed": "true"}' fails the schema: it is retried, never read as True."""
     agent = ScriptedChatModel("scripted-agent", [calls(("exec", {"command": "echo hi"})), "Printed hi.", "ok"])
