@@ -2,7 +2,7 @@
 
 Packaged sets (data/*.json, the same fields): `dev`, on which patterns, the threshold and the
 classifier are tuned and trained, and the held-out sets, never tuned on: `heldout` (its errors
-informed dev round 2), `heldout_v2`, `heldout_v3`, `heldout_v4` and `heldout_v5` (independent authors, unread
+informed dev round 2), `heldout_v2` to `heldout_v6` (independent authors, unread
 while the check was developed; v4 written from data/drift_guideline.md alone) and `heldout_real`
 (turns the embedded SmolLM2 simulator really wrote, drift_harvest.py, labelled by the guideline),
 so their figures stand for turns the check was not written from.
@@ -25,6 +25,7 @@ SETS = {
     "heldout_v3": "drift_heldout_v3.json",  # written by an independent author after the check
     "heldout_v4": "drift_heldout_v4.json",  # independent author, from data/drift_guideline.md only
     "heldout_v5": "drift_heldout_v5.json",  # the same, written once the round-4 classifier was final
+    "heldout_v6": "drift_heldout_v6.json",  # the same, written during round 5, never read by its developer
     "heldout_real": "drift_heldout_real.json",  # turns the embedded simulator really wrote
 }
 

@@ -7,7 +7,8 @@ development round 5, precision / recall; round 4 in brackets): `heldout_v5` 0.89
 embedded simulator really wrote), `heldout_v3` 0.860 / 0.940 (0.825 / 0.940), `heldout_v2` 0.883 /
 0.883 (0.800 / 0.867) and `heldout` 0.863 / 1.000 (0.871 / 0.994; its errors shaped dev round 2, so
 it flatters). All these sets have now been read while the check was developed; none was trained
-on. Recall clears the 0.9 target on the written sets but v2; precision does not. The floors sit
+on. `heldout_v6` 0.878 / 0.927 (round 4: 0.875 / 0.944), by an independent author during round 5,
+was measured once after it and never read: the clean figure. Recall clears the 0.9 target on the written sets but v2; precision does not. The floors sit
 just under those. Needs the embedding classifier (all-MiniLM-L6-v2, installed with ise-trace):
 where it cannot load, the install is broken, and the test fails rather than measure the patterns
 alone.
@@ -34,6 +35,7 @@ FLOORS = {  # precision, recall
     "heldout_v3": (0.84, 0.92),
     "heldout_v4": (0.84, 0.94),
     "heldout_v5": (0.87, 0.90),
+    "heldout_v6": (0.86, 0.91),
     "heldout_real": (0.85, 0.90),
 }
 
