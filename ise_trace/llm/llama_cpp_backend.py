@@ -96,7 +96,7 @@ class LlamaCppChatModel:
                     raise
                 raise LLMError(f"{self.model}: {e}") from None
             try:
-                reply = reply_from_completion(data, tools, time.monotonic() - started)
+                reply = reply_from_completion(data, tools, time.monotonic() - started, tool_choice != "none")
                 break
             except MalformedReply as e:
                 self.stats.empty_replies += "empty reply" in str(e)

@@ -164,6 +164,7 @@ class OpenAIChatModel:
         return await self._send(request, tools, sampling)
 
     async def _send(self, request: dict[str, Any], tools: Any, sampling: SamplingParams) -> ChatReply:
+        calls_allowed = request.get("tool_choice") != "none"
         started = time.monotonic()
         retries = refused = 0  # refused connections have their own, smaller budget
         while True:
@@ -172,7 +173,7 @@ class OpenAIChatModel:
             kind = "retry"
             try:
                 response = await self._client().chat.completions.create(**request)
-                reply = reply_from_completion(response.model_dump(), tools, time.monotonic() - started)
+                reply = reply_from_completion(response.model_dump(), tools, time.monotonic() - started, calls_allowed)
             except MalformedReply as e:
                 error = f"unusable reply: {e}"
                 if str(e).startswith("empty reply"):

@@ -50,9 +50,13 @@ def _call_to_wire(call: dict[str, Any]) -> dict[str, Any]:
 
 
 def reply_from_completion(
-    data: dict[str, Any], tools: list[dict[str, Any]] | None, latency_s: float
+    data: dict[str, Any], tools: list[dict[str, Any]] | None, latency_s: float, calls_allowed: bool = True
 ) -> ChatReply:
-    """Turn a chat.completion dict into a ChatReply; raise MalformedReply if it is unusable."""
+    """Turn a chat.completion dict into a ChatReply; raise MalformedReply if it is unusable.
+
+    With `calls_allowed` false (the request said tool_choice "none") the reply is its text only:
+    a server that still sent calls, or tool markup a small model imitated from its history, must
+    not run anything."""
     choices = data.get("choices") or []
     if not choices:
         raise MalformedReply("reply has no choices")
@@ -69,8 +73,8 @@ def reply_from_completion(
                 function=FunctionCall(name=c["function"]["name"], arguments=parse_arguments(c["function"].get("arguments"))),
             )
             for i, c in enumerate(message.get("tool_calls") or [])
-        ]
-        if not calls and tools and has_tool_markup(content):
+        ] if calls_allowed else []
+        if not calls and tools and calls_allowed and has_tool_markup(content):
             content, calls = parse_tool_markup(content, tools)
     except ToolMarkupError as e:
         # Cut off by max_tokens, a call is not malformed but unfinished: the text is returned

@@ -32,6 +32,7 @@ class DriftKind(str, Enum):
     placeholder = "placeholder"
     explains = "explains"  # a tutorial-style answer: teaching is the assistant's job
     reads_as_assistant = "reads_as_assistant"  # the classifier's verdict, no pattern fired
+    repeats = "repeats"  # an earlier message of the same user again, word for word
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class DriftFinding:
             DriftKind.placeholder: "it writes a placeholder or repeats the instructions instead of a real message",
             DriftKind.explains: "it explains how to do the task, as the assistant would, instead of asking for it",
             DriftKind.reads_as_assistant: "it reads like the assistant's reply, not like the user's message",
+            DriftKind.repeats: "it repeats an earlier message of yours word for word instead of reacting to what ran",
         }[self.kind]
         return f'{what} ("{self.evidence}")'
 
@@ -371,6 +373,20 @@ def echoed_instruction(text: str, instructions: list[str]) -> DriftFinding | Non
                 return DriftFinding(DriftKind.placeholder, instruction[:80])
     return None
 
+
+REPEAT_MIN_WORDS = 6  # "fix it" twice is a user; a paragraph sent again is a model copying its history
+
+
+def repeated_message(text: str, earlier: list[str]) -> DriftFinding | None:
+    """A finding when `text` is one of the user's `earlier` messages again (case and punctuation
+    aside), or its first part: a small model copies its own history instead of reading the record."""
+    said = _normal(text)
+    if len(said.split()) < REPEAT_MIN_WORDS:
+        return None
+    for before in earlier:
+        if _normal(before).startswith(said):
+            return DriftFinding(DriftKind.repeats, text[:80])
+    return None
 
 
 # --- optional third stage: an LLM judge (off by default; the default check stays offline and fast)

@@ -3,8 +3,8 @@
 A small simulator (the embedded 135M model) often stays out of role through every regeneration.
 With `simulate.drift_fallback: scripted` the episode then goes on with a plain user message built
 from the record of what really ran, instead of ending in an error: the opening states the intent
-itself, later turns quote the failed call, push for real work when nothing ran, or ask for a check
-of what did run. The turn never declares the goal done, so success still rests on the model's own
+itself, later turns quote a failed call nothing made good, push for real work when nothing ran, or
+ask for a check of what did run. The turn never declares the goal done, so success still rests on the model's own
 verdict and on the intent's checks. Each such turn is counted in `stats.scripted_turns`, so a user
 can drop or keep those trajectories.
 """
@@ -39,12 +39,24 @@ def _is_message(line: str) -> bool:
 
 def _describe(call: ExecutedCall) -> str:
     target = call.target if len(call.target) <= 80 else call.target[:77] + "..."
-    what = f"`{target}`" if target else f"the {call.tool} call"
+    if not target:
+        what = f"the {call.tool} call"
+    else:  # a command speaks for itself; a path or a pattern needs the tool that took it
+        what = f"`{target}`" if call.tool == "exec" else f"{call.tool} `{target}`"
     if not call.is_error:
         return what
     code = f"exit {call.exit_code}" if call.exit_code is not None else "an error"
     last = next((line.strip() for line in reversed(call.output.splitlines()) if _is_message(line)), "")
     return f"{what} ended with {code}" + (f' ("{last[:_ERROR_CHARS]}")' if last else "")
+
+
+def unrecovered_failure(calls: list[ExecutedCall]) -> ExecutedCall | None:
+    """The last failed call that no later call of the same tool and target made good."""
+    for i in range(len(calls) - 1, -1, -1):
+        c = calls[i]
+        if c.is_error and not any(d.tool == c.tool and d.target == c.target and not d.is_error for d in calls[i + 1 :]):
+            return c
+    return None
 
 
 def opening_text(intent: Intent) -> str:
@@ -56,6 +68,7 @@ def reply_text(digest: TurnDigest, pick: int) -> str:
     """A reply to one agent turn, grounded in its record; `pick` chooses among the wordings."""
     if not digest.calls:
         return _NOTHING[pick % len(_NOTHING)]
-    if digest.ends_in_failure:
-        return _FAILED[pick % len(_FAILED)].format(call=_describe(digest.calls[-1]))
+    failed = unrecovered_failure(digest.calls)
+    if failed is not None:
+        return _FAILED[pick % len(_FAILED)].format(call=_describe(failed))
     return _RAN[pick % len(_RAN)].format(call=_describe(digest.calls[-1]))

@@ -26,7 +26,7 @@ from . import prompts
 from .context import fit_to_context
 from .digest import ExecutedCall, TurnDigest
 from . import fallback_turn
-from .drift import check_drift, echoed_instruction, judge_drift
+from .drift import check_drift, echoed_instruction, judge_drift, repeated_message
 from .failures import SimulatorFailure
 from .grounding import WorkspaceState, unbacked_claims
 from .seeds import SeedStream
@@ -76,6 +76,7 @@ class UserSimulator:
         ]
         self.drift_turns = 0
         self.scripted_turns = 0
+        self.sent: list[str] = []  # the messages accepted so far, model-written or templates
 
     async def open(self) -> AcceptedTurn:
         """The first message: one small step. A 'completed' flag here means nothing and is dropped."""
@@ -117,6 +118,9 @@ class UserSimulator:
             echo = echoed_instruction(text, SCHEMA_TEXTS) if text else None
             if echo:
                 findings.append(echo)
+            repeat = repeated_message(text, self.sent) if text else None
+            if repeat:
+                findings.append(repeat)
             if text and not findings and cfg.drift_judge:
                 judged = await self._judge(text, digest)
                 if judged:
@@ -143,6 +147,7 @@ class UserSimulator:
                     correction = self._correction(turn, prompts.completion_refused_feedback(unbacked))
                     continue
             self.history.append({"role": "assistant", "content": turn.model_dump_json()})
+            self.sent.append(text)
             return AcceptedTurn(turn, unbacked)
 
     def _scripted(self, digest: TurnDigest | None) -> AcceptedTurn:
@@ -154,6 +159,7 @@ class UserSimulator:
         # be copied by the model into its later verdicts (seen with the 135M one), so it has none.
         turn = UserTurn(completed=False, query=text, reason="", is_success=False)
         self.history.append({"role": "assistant", "content": turn.model_dump_json()})
+        self.sent.append(text)
         self.scripted_turns += 1
         return AcceptedTurn(turn, scripted=True)
 

@@ -204,3 +204,21 @@ def test_unknown_backend_and_option_are_config_errors():
         make_chat_model("gpt")
     with pytest.raises(ConfigError, match="timeout_sec"):
         make_chat_model("openai", "m", "http://127.0.0.1:1/v1", timeout_sec=3)
+
+
+def test_standin_tool_choice_none_never_yields_a_call():
+    """A small model imitates the tool markup of its history even when told not to call (and a
+    server may send calls anyway): with tool_choice "none" the reply is text, nothing to run."""
+    tool = {"type": "function", "function": {"name": "exec", "description": "run", "parameters": {
+        "type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}}
+    markup = '<tool_call>\n{"name": "exec", "arguments": {"command": "ls"}}\n</tool_call>'
+    sent_call = [{"id": "c1", "type": "function", "function": {"name": "exec", "arguments": '{"command": "ls"}'}}]
+    with StandinServer([Scripted(completion(markup)), Scripted(completion("Listed it.", sent_call)), Scripted(completion(markup))]) as server:
+        model = make_chat_model("openai", None, server.base_url, **FAST)
+        imitated = run(model.chat(USER, tools=[tool], tool_choice="none"))
+        sent = run(model.chat(USER, tools=[tool], tool_choice="none"))
+        free = run(model.chat(USER, tools=[tool]))
+    assert imitated.tool_calls == [] and "<tool_call>" in imitated.content
+    assert sent.tool_calls == [] and sent.content == "Listed it."
+    assert [c.function.name for c in free.tool_calls] == ["exec"]  # without "none" the markup is a call
+    assert [r.get("tool_choice") for r in server.requests] == ["none", "none", None]

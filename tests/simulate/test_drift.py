@@ -141,3 +141,12 @@ def test_the_llm_judge_is_optional_and_turns_a_verdict_into_a_finding():
     assert "python3 clean.py" in out.seen[0][1]["content"]
     assert asyncio.run(judge_drift(Fake({"out_of_role": False, "evidence": ""}), "Sort by date.", None)) is None
     assert DriftVerdict.model_fields["out_of_role"].is_required()
+
+
+def test_a_long_message_sent_again_is_a_repeat_a_short_one_is_not():
+    from ise_trace.simulate.drift import DriftKind, repeated_message
+
+    earlier = ["Hi, I'm Kavya. In my workspace, saved_pages/ holds 5 saved web pages. I need pages.csv."]
+    assert repeated_message("hi, i'm kavya. in my workspace, saved_pages/ holds 5 saved", earlier).kind is DriftKind.repeats
+    assert repeated_message("fix it", ["fix it"]) is None
+    assert repeated_message("In my workspace, saved_pages/ holds 5 saved web pages now", earlier) is None

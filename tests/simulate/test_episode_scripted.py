@@ -212,6 +212,20 @@ def test_scripted_agent_tool_steps_make_the_turn_end_with_a_reply_not_the_step_c
     assert t.outcome.termination is TerminationReason.max_user_turns and t.stats.tool_calls == 4
 
 
+def test_scripted_user_turn_that_repeats_an_earlier_one_is_regenerated(aio, sandbox_pool):
+    agent = ScriptedChatModel("scripted-agent", [calls(("exec", {"command": "ls"})), "Listed it.", "ok"])
+    opening = "please list what is in my workspace folder right now"
+    simulator = ScriptedChatModel("scripted-user", [
+        user(opening),
+        user(opening.upper() + "!"),  # the opening again, case and punctuation aside
+        user("ok, now show me the hidden files too"),
+    ])
+    t = _episode(aio, sandbox_pool, agent, simulator, max_user_turns=2)
+    assert _user_texts(t) == [opening, "ok, now show me the hidden files too"]
+    assert t.stats.drift_turns == 1
+    assert "repeats an earlier message" in simulator.seen[2][-1]["content"]
+
+
 def test_scripted_string_false_is_not_a_boolean(aio, sandbox_pool):
     """'{"completed": "true"}' fails the schema: it is retried, never read as True."""
     agent = ScriptedChatModel("scripted-agent", [calls(("exec", {"command": "echo hi"})), "Printed hi.", "ok"])
@@ -252,7 +266,7 @@ def test_scripted_agent_model_failure_is_recorded_as_agent_error(aio, sandbox_po
 
 def test_scripted_max_user_turns_stops_the_episode(aio, sandbox_pool):
     agent = ScriptedChatModel("scripted-agent", ["ok"] * 5)
-    simulator = ScriptedChatModel("scripted-user", [user(f"step {i}") for i in range(5)])
+    simulator = ScriptedChatModel("scripted-user", [user(f"now do step {i} of my list") for i in range(5)])
     t = _episode(aio, sandbox_pool, agent, simulator, max_user_turns=3)
     assert t.outcome.termination is TerminationReason.max_user_turns and t.outcome.status == "max_turns"
     assert t.stats.user_turns == 3

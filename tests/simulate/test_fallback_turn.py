@@ -30,6 +30,14 @@ def test_a_failed_call_is_quoted_back_with_its_last_error_line():
     assert "Traceback" not in text
 
 
+def test_a_failure_a_later_call_did_not_make_good_is_quoted_even_when_the_turn_ends_well():
+    missing = ExecutedCall("read", "notes.txt", None, True, "error: no such file or directory: notes.txt")
+    text = fallback_turn.reply_text(TurnDigest([missing, RAN]), 0)
+    assert "read `notes.txt`" in text and "no such file" in text
+    assert "`python3 report.py`" in fallback_turn.reply_text(RECORDS["recovered"], 0)  # fixed by the rerun
+    assert "ran" in fallback_turn.reply_text(RECORDS["recovered"], 0)
+
+
 def test_nothing_ran_asks_for_real_work_and_a_clean_run_asks_for_a_check():
     assert "Nothing was run" in fallback_turn.reply_text(RECORDS["nothing"], 0)
     ok = fallback_turn.reply_text(RECORDS["ok"], 0)
