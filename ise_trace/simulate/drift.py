@@ -377,14 +377,23 @@ def echoed_instruction(text: str, instructions: list[str]) -> DriftFinding | Non
 REPEAT_MIN_WORDS = 6  # "fix it" twice is a user; a paragraph sent again is a model copying its history
 
 
+REPEAT_SHARE = 0.7  # of the message's word pairs found in one earlier message: a copy, if garbled
+
+
+def _pairs(words: list[str]) -> set[tuple[str, str]]:
+    return set(zip(words, words[1:]))
+
+
 def repeated_message(text: str, earlier: list[str]) -> DriftFinding | None:
-    """A finding when `text` is one of the user's `earlier` messages again (case and punctuation
-    aside), or its first part: a small model copies its own history instead of reading the record."""
-    said = _normal(text)
-    if len(said.split()) < REPEAT_MIN_WORDS:
+    """A finding when `text` is mostly one of the user's `earlier` messages again (case and
+    punctuation aside; a cut or garbled copy counts): a small model copies its own history instead
+    of reading the record."""
+    words = _normal(text).split()
+    if len(words) < REPEAT_MIN_WORDS:
         return None
+    pairs = _pairs(words)
     for before in earlier:
-        if _normal(before).startswith(said):
+        if len(pairs & _pairs(_normal(before).split())) >= REPEAT_SHARE * len(pairs):
             return DriftFinding(DriftKind.repeats, text[:80])
     return None
 

@@ -149,4 +149,7 @@ def test_a_long_message_sent_again_is_a_repeat_a_short_one_is_not():
     earlier = ["Hi, I'm Kavya. In my workspace, saved_pages/ holds 5 saved web pages. I need pages.csv."]
     assert repeated_message("hi, i'm kavya. in my workspace, saved_pages/ holds 5 saved", earlier).kind is DriftKind.repeats
     assert repeated_message("fix it", ["fix it"]) is None
-    assert repeated_message("In my workspace, saved_pages/ holds 5 saved web pages now", earlier) is None
+    garbled = "Hi, I'm Kavya. In my workspace, saved_pages/ holds 5 saved we; I need pages.csv with; the"
+    assert repeated_message(garbled, earlier) is not None  # seen from the 135M simulator
+    follow_up = "pages.csv has the wrong link count for two of the saved web pages, fix that"
+    assert repeated_message(follow_up, earlier) is None  # the same words, a new message
