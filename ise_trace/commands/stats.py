@@ -47,6 +47,7 @@ def format_table(stats) -> str:
         ("failed tool calls", f"{100 * stats.failed_call_rate:.1f}%"),
         ("failed calls later recovered", f"{100 * stats.recovered_call_rate:.1f}%"),
         ("role drift (simulator turns regenerated / checked)", f"{100 * stats.drift_rate:.3f}%"),
+        ("user turns from a template (simulator out of role)", f"{100 * stats.scripted_turn_rate:.1f}%"),
         ("complexity complex / medium / simple", " / ".join(f"{100 * mix[k]:.0f}%" for k in ("complex", "medium", "simple"))),
         ("outcomes", ", ".join(f"{k} {v}" for k, v in stats.outcome_counts.items())),
         ("intents with a validated task", "n/a" if stats.intents_with_task is None else f"{stats.intents_with_task:,} of {stats.intents:,}"),

@@ -234,7 +234,7 @@ def test_stats_of_a_folder_whose_trajectories_made_no_tool_call(tmp_path, small_
     assert "| Failed tool calls | n/a (no calls) |" in card  # not "0.0%" of nothing
 
 
-def test_card_says_how_many_user_turns_were_templates(tmp_path, small_build):
+def test_card_says_how_many_user_turns_were_templates(tmp_path, small_build, capsys):
     """drift_fallback: scripted sends template turns; the card must say so, with their share."""
     from ise_trace.dataset.folder import build_folder
 
@@ -249,5 +249,8 @@ def test_card_says_how_many_user_turns_were_templates(tmp_path, small_build):
     out = build_folder(small_build, tmp_path / "ds", run_dir=run, show_progress=False).out
     card = (out / "README.md").read_text()
     assert "a template message built from the record" in card and "12.5% of user turns" in card
+    assert main(["stats", str(out)]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("user turns from a template"))
+    assert line.endswith("12.5%")
     plain = build_folder(small_build, tmp_path / "ds2", run_dir=write_run_dir(tmp_path / "run2", 4, user_turns=2), show_progress=False).out
     assert "template message" not in (plain / "README.md").read_text()
