@@ -241,8 +241,7 @@ def _chat_completion(completion: dict[str, Any], tools: list[dict[str, Any]], mo
         except ToolMarkupError:
             # max_tokens cut the last block short: keep the complete blocks before it. With none
             # complete, the caller gets the raw text and finish_reason=length.
-            complete = text[: text.rfind("</tool_call>") + len("</tool_call>")] if "</tool_call>" in text else ""
-            content, calls = parse_tool_markup(complete, tools) if complete else (None, [])
+            content, calls = _complete_blocks(text, tools)
         if calls:
             message = {
                 "role": "assistant",
@@ -265,6 +264,19 @@ def _chat_completion(completion: dict[str, Any], tools: list[dict[str, Any]], mo
         "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
         "usage": completion.get("usage"),
     }
+
+
+def _complete_blocks(text: str, tools: list[dict[str, Any]]) -> tuple[str | None, list[Any]]:
+    """The calls of the longest prefix of `text` that ends a block and parses. A closing tag can
+    sit inside a cut block's JSON string (a file's content that holds one), so the last tag is not
+    always the end of a whole block: earlier ones are tried in turn."""
+    end = len(text)
+    while (i := text.rfind("</tool_call>", 0, end)) != -1:
+        try:
+            return parse_tool_markup(text[: i + len("</tool_call>")], tools)
+        except ToolMarkupError:
+            end = i
+    return None, []
 
 
 def _as_stream(result: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -148,3 +148,18 @@ def test_think_block_is_split_off_as_reasoning():
     assert reasoning == "Check the disk first."
     assert content == "Run df -h."
     assert split_reasoning("plain answer") == (None, "plain answer")
+
+
+def test_embedded_reply_cut_inside_a_block_whose_text_holds_a_closing_tag_keeps_the_whole_blocks():
+    """Seen from SmolLM2 in the demo: max_tokens cut a write whose content held "</tool_call>"; the
+    last closing tag then sat inside the cut block, and the handler raised instead of answering."""
+    from ise_trace.llm.llama_chat_handler import _chat_completion
+
+    whole = '<tool_call>\n{"name": "exec", "arguments": {"command": "ls"}}\n</tool_call>\n'
+    cut = '<tool_call>\n{"name": "write", "arguments": {"path": "a.md", "content": "x </tool_call> y'
+    completion = {"choices": [{"text": whole + cut, "finish_reason": "length"}], "usage": {}}
+    message = _chat_completion(completion, [EXEC_TOOL, WRITE_TOOL], "m")["choices"][0]["message"]
+    assert [c["function"]["name"] for c in message["tool_calls"]] == ["exec"]
+    nothing_whole = {"choices": [{"text": cut, "finish_reason": "length"}], "usage": {}}
+    raw = _chat_completion(nothing_whole, [EXEC_TOOL, WRITE_TOOL], "m")["choices"][0]
+    assert raw["message"] == {"role": "assistant", "content": cut} and raw["finish_reason"] == "length"
