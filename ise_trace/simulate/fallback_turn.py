@@ -20,8 +20,8 @@ _FAILED = (
     "It didn't work, {call}. Can you fix that and rerun it?",
 )
 _NOTHING = (
-    "Nothing was run in the workspace yet. Please do it with the tools instead of describing it, and show me the output.",
-    "You haven't touched any files so far. Please actually do it in the workspace and show me what it printed.",
+    "Nothing ran in the workspace this time. Please do it with the tools instead of describing it, and show me the output.",
+    "You didn't touch any files in that reply. Please actually do it in the workspace and show me what it printed.",
 )
 _RAN = (
     "OK, {call} ran. Please check the result against what I asked for and show me the output.",

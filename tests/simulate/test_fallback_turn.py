@@ -39,7 +39,7 @@ def test_a_failure_a_later_call_did_not_make_good_is_quoted_even_when_the_turn_e
 
 
 def test_nothing_ran_asks_for_real_work_and_a_clean_run_asks_for_a_check():
-    assert "Nothing was run" in fallback_turn.reply_text(RECORDS["nothing"], 0)
+    assert "Nothing ran" in fallback_turn.reply_text(RECORDS["nothing"], 0)
     ok = fallback_turn.reply_text(RECORDS["ok"], 0)
     assert "`python3 report.py`" in ok and "check" in ok and "FAILED" not in ok
 
