@@ -22,10 +22,9 @@ from ..config import SimulateConfig
 from ..errors import LLMError
 from ..llm.base import ChatModel, SamplingParams, StructuredOutputError
 from ..schemas import Intent
-from . import prompts
+from . import fallback_turn, prompts
 from .context import fit_to_context
 from .digest import ExecutedCall, TurnDigest
-from . import fallback_turn
 from .drift import check_drift, echoed_instruction, judge_drift, repeated_message
 from .failures import SimulatorFailure
 from .grounding import WorkspaceState, unbacked_claims
@@ -58,7 +57,6 @@ SCHEMA_TEXTS = [UserTurn.__doc__ or ""] + [f.description or "" for f in UserTurn
 class AcceptedTurn:
     turn: UserTurn
     unbacked: list[str] = field(default_factory=list)  # set when a completion was accepted unbacked
-    scripted: bool = False  # written from fallback_turn's templates, not by the model
 
     @property
     def text(self) -> str:
@@ -146,9 +144,7 @@ class UserSimulator:
                     refusals_left -= 1
                     correction = self._correction(turn, prompts.completion_refused_feedback(unbacked))
                     continue
-            self.history.append({"role": "assistant", "content": turn.model_dump_json()})
-            self.sent.append(text)
-            return AcceptedTurn(turn, unbacked)
+            return self._accept(turn, unbacked)
 
     def _scripted(self, digest: TurnDigest | None) -> AcceptedTurn:
         if digest is None:
@@ -157,11 +153,14 @@ class UserSimulator:
             text = fallback_turn.reply_text(digest, self.seeds.next())
         # The turn stays in the simulator's history as its own; a reason naming the template would
         # be copied by the model into its later verdicts (seen with the 135M one), so it has none.
-        turn = UserTurn(completed=False, query=text, reason="", is_success=False)
-        self.history.append({"role": "assistant", "content": turn.model_dump_json()})
-        self.sent.append(text)
         self.scripted_turns += 1
-        return AcceptedTurn(turn, scripted=True)
+        return self._accept(UserTurn(completed=False, query=text, reason="", is_success=False))
+
+    def _accept(self, turn: UserTurn, unbacked: list[str] | None = None) -> AcceptedTurn:
+        """The turn goes to the episode and, as the simulator's own message, into its history."""
+        self.history.append({"role": "assistant", "content": turn.model_dump_json()})
+        self.sent.append(turn.query.strip())
+        return AcceptedTurn(turn, unbacked or [])
 
     async def _judge(self, text: str, digest: TurnDigest | None):
         try:
